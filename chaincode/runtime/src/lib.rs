@@ -1,0 +1,1 @@
+//! The WASM chaincode runtime hosted inside the peer.

@@ -1,0 +1,1 @@
+//! Channel configuration: the typed channel bundle, config update processing and config block validation.

@@ -1,0 +1,1 @@
+//! gRPC and TLS plumbing shared by the peer and the orderer.

@@ -1,0 +1,1 @@
+//! Harness that runs upstream Fabric and Weft nodes as local processes, and the interop tests that use it.

@@ -1,0 +1,1 @@
+//! X.509 membership service providers: local and channel MSPs, identity validation, signing identities.

@@ -1,0 +1,1 @@
+//! Node configuration files (core.yaml, orderer.yaml) with Fabric's environment overrides.

@@ -1,0 +1,1 @@
+//! The Weft peer node.

@@ -1,0 +1,1 @@
+//! Fabric policies: signature policies, implicit meta policies, the policy manager and Fabric's policy language.

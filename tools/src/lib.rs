@@ -1,0 +1,1 @@
+//! Weft's cryptogen and configtxgen, command-line compatible with Fabric's for network setup.
