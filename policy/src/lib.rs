@@ -1,1 +1,6 @@
-//! Fabric policies: signature policies, implicit meta policies, the policy manager and Fabric's policy language.
+//! Fabric policies: signature policies (`SignaturePolicyEnvelope`), implicit meta policies,
+//! the policy manager over config paths, and Fabric's policy language.
+
+pub mod api;
+
+pub use api::{Policy, PolicyError, PolicyManager, SignedData};
