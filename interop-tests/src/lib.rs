@@ -1,1 +1,1 @@
-//! Harness that runs upstream Fabric and Weft nodes as local processes, and the interop tests that use it.
+//! Harness that runs upstream Fabric (and later Weft) nodes as local processes.
