@@ -1,1 +1,15 @@
-//! Helpers over Fabric's wire types: transaction ids, block header and data hashes, envelope and proposal assembly.
+//! Helpers over Fabric's wire types that both the peer and the orderer need: block hashing,
+//! transaction IDs and decoding of the nested envelope structure with bounded input.
+
+pub mod block;
+pub mod envelope;
+pub mod txid;
+
+pub use block::{block_data_hash, block_header_bytes, block_header_hash, new_block};
+pub use envelope::{DecodeError, decode, decode_bounded};
+pub use txid::compute_txid;
+
+/// Fabric's default hash for block hashing, transaction IDs and signatures.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    openssl::sha::sha256(data)
+}
