@@ -32,11 +32,16 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
+// fabricGoPackage is the Go import path prefix of every file Fabric's bindings define.
+const fabricGoPackage = "github.com/hyperledger/fabric-protos-go-apiv2/"
+
 func main() {
 	var files []*descriptorpb.FileDescriptorProto
 	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		// Keep Fabric's own files; well-known types come from the protobuf runtime.
-		if !strings.HasPrefix(fd.Path(), "google/") {
+		// Keep Fabric's own files. The registry also holds the well-known types and files of
+		// libraries the bindings import (gRPC's binary log, for one); their Go package tells
+		// them apart.
+		if strings.HasPrefix(fd.Options().(*descriptorpb.FileOptions).GetGoPackage(), fabricGoPackage) {
 			files = append(files, protodesc.ToFileDescriptorProto(fd))
 		}
 		return true
