@@ -1,0 +1,3 @@
+module weft.invalid/interop/ccaasbuilder
+
+go 1.22
