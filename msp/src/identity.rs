@@ -1,0 +1,168 @@
+//! X.509 identities and signing identities.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fabric_protos::common::MspPrincipal;
+use fabric_protos::msp::SerializedIdentity;
+use openssl::pkey::{PKey, Private};
+use prost::Message;
+
+use crate::api::{Identity, IdentityIdentifier, MspError, SigningIdentity};
+use crate::cert::Certificate;
+use crate::crypto;
+use crate::principal;
+use crate::state::{MspState, NodeRole, OuIdentifier};
+
+/// An identity of an X.509 MSP: a sanitized certificate plus its MSP. Validation runs once
+/// and its outcome is kept (Fabric caches it on the identity too).
+pub struct X509Identity {
+    identifier: IdentityIdentifier,
+    cert: Arc<Certificate>,
+    serialized: Vec<u8>,
+    pub(crate) msp: Arc<MspState>,
+    validation: OnceLock<Result<(), MspError>>,
+}
+
+impl std::fmt::Debug for X509Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("X509Identity")
+            .field("identifier", &self.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl X509Identity {
+    pub(crate) fn new(msp: Arc<MspState>, cert: Arc<Certificate>) -> Result<Self, MspError> {
+        let digest = crypto::identifier_digest(&msp.identifier_hash, &cert.der)?;
+        let serialized = SerializedIdentity {
+            mspid: msp.name.clone(),
+            id_bytes: cert.to_pem(),
+        }
+        .encode_to_vec();
+        Ok(Self {
+            identifier: IdentityIdentifier {
+                msp_id: msp.name.clone(),
+                id: hex::encode(digest),
+            },
+            cert,
+            serialized,
+            msp,
+            validation: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn certificate(&self) -> &Arc<Certificate> {
+        &self.cert
+    }
+
+    /// The certificate (after low-S sanitizing) in DER.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.cert.der
+    }
+
+    /// The identity's OUs with their certifiers identifiers.
+    pub fn organizational_units(&self) -> Vec<OuIdentifier> {
+        self.msp.organizational_units(&self.cert)
+    }
+
+    /// The NodeOU roles this identity carries (empty when NodeOUs are off).
+    pub fn node_roles(&self) -> Vec<NodeRole> {
+        self.msp.node_roles(&self.cert)
+    }
+}
+
+fn unix_to_system_time(unix: i64) -> SystemTime {
+    if unix >= 0 {
+        UNIX_EPOCH + Duration::from_secs(unix.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs())
+    }
+}
+
+impl Identity for X509Identity {
+    fn identifier(&self) -> &IdentityIdentifier {
+        &self.identifier
+    }
+
+    fn validate(&self) -> Result<(), MspError> {
+        self.validation
+            .get_or_init(|| self.msp.validate_cert(&self.cert))
+            .clone()
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), MspError> {
+        let digest = self.msp.hash_family.digest(message)?;
+        crypto::verify_digest(&self.cert.public_key, signature, &digest)
+    }
+
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspError> {
+        principal::satisfies(self, principal)
+    }
+
+    fn serialize(&self) -> Vec<u8> {
+        self.serialized.clone()
+    }
+
+    fn expires_at(&self) -> Option<SystemTime> {
+        Some(unix_to_system_time(self.cert.not_after))
+    }
+}
+
+/// An identity with its private key (the local node's, or a client's).
+pub struct X509SigningIdentity {
+    identity: X509Identity,
+    key: PKey<Private>,
+}
+
+impl std::fmt::Debug for X509SigningIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("X509SigningIdentity")
+            .field("identifier", &self.identity.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl X509SigningIdentity {
+    pub(crate) fn new(identity: X509Identity, key: PKey<Private>) -> Result<Self, MspError> {
+        if !crypto::same_public_key(&identity.cert.public_key, &key) {
+            return Err(MspError::Config(
+                "the private key does not match the signing certificate".into(),
+            ));
+        }
+        Ok(Self { identity, key })
+    }
+
+    /// The public half of this signing identity.
+    pub fn public_identity(&self) -> &X509Identity {
+        &self.identity
+    }
+}
+
+impl Identity for X509SigningIdentity {
+    fn identifier(&self) -> &IdentityIdentifier {
+        self.identity.identifier()
+    }
+    fn validate(&self) -> Result<(), MspError> {
+        self.identity.validate()
+    }
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), MspError> {
+        self.identity.verify(message, signature)
+    }
+    fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspError> {
+        self.identity.satisfies_principal(principal)
+    }
+    fn serialize(&self) -> Vec<u8> {
+        self.identity.serialize()
+    }
+    fn expires_at(&self) -> Option<SystemTime> {
+        self.identity.expires_at()
+    }
+}
+
+impl SigningIdentity for X509SigningIdentity {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, MspError> {
+        let digest = self.identity.msp.hash_family.digest(message)?;
+        crypto::sign_digest(&self.key, &digest)
+    }
+}
