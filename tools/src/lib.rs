@@ -1,1 +1,7 @@
 //! Weft's cryptogen and configtxgen, command-line compatible with Fabric's for network setup.
+
+pub mod cryptogen;
+pub mod der;
+pub mod error;
+
+pub use error::ToolError;
