@@ -36,3 +36,8 @@ pub use msp::{SERIALIZED_IDENTITY_BYTES_MAX, X509Msp};
 pub use principal::{COMBINED_PRINCIPAL_DEPTH_MAX, COMBINED_PRINCIPALS_MAX};
 pub use setup::MSP_CONFIG_ENTRIES_MAX;
 pub use state::{NodeRole, OuIdentifier};
+
+#[cfg(test)]
+mod testpki;
+#[cfg(test)]
+mod tests;
