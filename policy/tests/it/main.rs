@@ -5,3 +5,4 @@ mod evaluate;
 mod fake;
 mod manager;
 mod signature;
+mod upstream_configtxgen;
