@@ -517,3 +517,47 @@ fn build(gate: &Gate, principals: &mut Vec<MspPrincipal>) -> pb::SignaturePolicy
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msp_and_role(text: &str) -> Option<(String, i32)> {
+        let principal = principal(text)?;
+        let role = MspRole::decode(principal.principal.as_slice()).ok()?;
+        Some((role.msp_identifier, role.role))
+    }
+
+    /// Fabric's pattern `^([[:alnum:].-]+)[.](role)$`: the MSP ID takes everything up to the
+    /// last dot, ASCII only.
+    #[test]
+    fn principal_pattern() {
+        assert_eq!(msp_and_role("A.admin"), Some(("A".into(), 1)));
+        assert_eq!(msp_and_role("A.b.peer"), Some(("A.b".into(), 3)));
+        assert_eq!(msp_and_role("..orderer"), Some((".".into(), 4)));
+        assert_eq!(msp_and_role("-.client"), Some(("-".into(), 2)));
+        for bad in [
+            "member",
+            ".member",
+            "A.member ",
+            "A.members",
+            "Ä.member",
+            "A_b.member",
+        ] {
+            assert_eq!(msp_and_role(bad), None, "{bad}");
+        }
+    }
+
+    /// Numbers as Fabric's expression evaluator reads them.
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_number("2"), Some(2.0));
+        assert_eq!(parse_number("2."), Some(2.0));
+        assert_eq!(parse_number(".5"), Some(0.5));
+        assert_eq!(parse_number("0x1f"), Some(31.0));
+        for bad in [".", "0x", "1.2.3", "2a", "0xg", "1e3"] {
+            assert_eq!(parse_number(bad), None, "{bad}");
+        }
+        assert_eq!(quoted_number(" -3 "), Some(-3.0));
+    }
+}
