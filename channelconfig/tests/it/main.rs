@@ -1,0 +1,7 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bundle;
+mod envelope;
+mod fakes;
+mod fixture;
+mod table;
