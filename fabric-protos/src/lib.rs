@@ -2,7 +2,7 @@
 //!
 //! The messages and services here are generated from the `.proto` files under `proto/`, which
 //! are Weft's own text carrying Fabric's wire facts (packages, names, field numbers, types and
-//! services) for Fabric v2.5 plus the v3.x additions. `tests/it/conformance.rs` checks them field
+//! services) for Fabric v2.5 plus the v3.x additions. `interop-tests/tests/it/conformance.rs` checks them field
 //! by field against the descriptors that Fabric's published Go bindings register.
 //!
 //! Module names follow the protobuf packages, so `protos` is Fabric's peer package; [`peer`] is
