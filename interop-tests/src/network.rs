@@ -461,6 +461,14 @@ impl Network {
         })
     }
 
+    /// Process ids of the nodes still managed, by node name.
+    pub fn node_pids(&self) -> Vec<(String, u32)> {
+        self.processes
+            .iter()
+            .filter_map(|p| Some((p.name().to_owned(), p.pid()?)))
+            .collect()
+    }
+
     /// Stops one node gracefully (SIGTERM, then SIGKILL after a grace period).
     pub fn stop_node(&mut self, name: &str) -> Result<()> {
         let process = self

@@ -156,6 +156,11 @@ impl NodeProcess {
         &self.log
     }
 
+    /// The OS process id while the process is managed (None after [`NodeProcess::stop`]).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The exit status if the process has exited, None while it runs.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;

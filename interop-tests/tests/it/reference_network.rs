@@ -25,12 +25,14 @@ const CHAINCODE: &str = "refcc";
 const UNINSTALLED_PACKAGE_ID: &str =
     "refcc_1.0:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
 
-fn start_reference_network() -> Network {
-    let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
+/// Starts an all-upstream network of `version` with `orderers` Raft orderers
+/// and two orgs of `peers_per_org` peers, joined to [`CHANNEL`].
+fn start_upstream_network(version: &str, orderers: usize, peers_per_org: usize) -> Network {
+    let toolchain = UpstreamToolchain::locate(version).unwrap_or_else(|e| panic!("{e}"));
     let topology = Topology::new(CHANNEL, &toolchain)
-        .orderers(1)
-        .peer_org("Org1", 1)
-        .peer_org("Org2", 1);
+        .orderers(orderers)
+        .peer_org("Org1", peers_per_org)
+        .peer_org("Org2", peers_per_org);
     let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
     network.join_channel().unwrap_or_else(|e| panic!("{e}"));
     network
@@ -41,10 +43,26 @@ fn start_reference_network() -> Network {
 /// block and committed VALID by every peer of the channel.
 #[test]
 fn reference_network_commits_a_lifecycle_approval_on_every_peer() {
+    approval_is_committed_everywhere(REFERENCE_VERSION, 1, 1);
+}
+
+/// The same flow on Fabric 3.1.1 with a three-node Raft cluster and two peers
+/// per org, so that consenter wiring and intra-org gossip settings are exercised.
+#[test]
+fn reference_network_v3_raft_cluster_commits_a_lifecycle_approval_on_every_peer() {
+    approval_is_committed_everywhere("3.1.1", 3, 2);
+}
+
+fn approval_is_committed_everywhere(version: &str, orderers: usize, peers_per_org: usize) {
     let started = Instant::now();
-    let network = start_reference_network();
-    eprintln!("network up and joined in {:?}", started.elapsed());
-    for peer in [ORG1_PEER, ORG2_PEER] {
+    let network = start_upstream_network(version, orderers, peers_per_org);
+    eprintln!(
+        "fabric {version} network up and joined in {:?}",
+        started.elapsed()
+    );
+    let peers: Vec<String> = network.peers().iter().map(|p| p.name.clone()).collect();
+    assert_eq!(peers.len(), 2 * peers_per_org);
+    for peer in &peers {
         assert_eq!(
             network.channel_height(peer).unwrap(),
             1,
@@ -82,7 +100,7 @@ fn reference_network_commits_a_lifecycle_approval_on_every_peer() {
     });
     assert_eq!(status, "VALID");
 
-    for peer in [ORG1_PEER, ORG2_PEER] {
+    for peer in &peers {
         network
             .wait_for_height(peer, 2)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -110,10 +128,12 @@ fn reference_network_commits_a_lifecycle_approval_on_every_peer() {
         &block.metadata.as_ref().unwrap().metadata[BlockMetadataIndex::TransactionsFilter as usize];
     assert_eq!(filter.as_slice(), [TxValidationCode::Valid as u8]);
 
-    // Both peers hold the identical block (same header, so the same hash chain).
-    let from_org2 = network.fetch_block(ORG2_PEER, 1).unwrap();
-    assert_eq!(from_org2.header, block.header);
-    assert_eq!(from_org2.data, block.data);
+    // Every peer holds the identical block (same header, so the same hash chain).
+    for peer in &peers[1..] {
+        let copy = network.fetch_block(peer, 1).unwrap();
+        assert_eq!(copy.header, block.header, "{peer}");
+        assert_eq!(copy.data, block.data, "{peer}");
+    }
 
     // The approval is visible from the other org's peer: Org1 approved, Org2 not yet.
     let readiness = network
@@ -141,7 +161,39 @@ fn reference_network_commits_a_lifecycle_approval_on_every_peer() {
     assert_eq!(approvals["approvals"]["Org2MSP"], false, "{approvals}");
 
     drop(network);
-    eprintln!("reference network test took {:?}", started.elapsed());
+    eprintln!(
+        "fabric {version} approval flow took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A test that panics while its network runs must not leave node processes
+/// behind; the work dir is kept for its logs.
+#[test]
+fn reference_network_processes_do_not_outlive_a_panicking_test() {
+    let mut seen = (Vec::new(), std::path::PathBuf::new());
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let network = start_upstream_network(REFERENCE_VERSION, 1, 1);
+        seen = (network.node_pids(), network.work_dir().to_path_buf());
+        panic!("deliberate panic with the network running");
+    }));
+    assert!(outcome.is_err());
+    let (pids, work_dir) = seen;
+    assert_eq!(pids.len(), 3, "one orderer and two peers were running");
+    for (node, pid) in pids {
+        // The harness reaps what it kills, so the pid is gone (barring reuse by an unrelated process).
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let program = String::from_utf8_lossy(&cmdline);
+        assert!(
+            !program.contains("upstream/fabric-"),
+            "{node} (pid {pid}) is still running: {program}"
+        );
+    }
+    assert!(
+        work_dir.join("logs").is_dir(),
+        "logs are kept after a panic"
+    );
+    std::fs::remove_dir_all(&work_dir).unwrap();
 }
 
 /// The `txid [...] committed with status (...)` line the CLI logs when it
