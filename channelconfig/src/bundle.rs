@@ -342,3 +342,13 @@ fn decode(what: &str, e: prost::DecodeError) -> ConfigError {
         reason: e.to_string(),
     }
 }
+
+impl BundleSources<'static> {
+    /// Weft's X.509 MSP and policy crates.
+    pub fn weft() -> Self {
+        BundleSources {
+            msps: &crate::sources::X509MspFactory,
+            policies: &crate::sources::GroupPolicyProvider,
+        }
+    }
+}

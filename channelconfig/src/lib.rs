@@ -45,7 +45,9 @@ pub use duration::parse_go_duration;
 pub use error::{ConfigError, UpdateError};
 pub use orderer::{Consensus, OrdererConfig};
 pub use organization::{ApplicationOrg, OrdererOrg, Organization};
-pub use sources::{ChannelMsp, MspDispatch, MspFactory, PolicyProvider, X509MspFactory};
+pub use sources::{
+    ChannelMsp, GroupPolicyProvider, MspDispatch, MspFactory, PolicyProvider, X509MspFactory,
+};
 
 /// Names of the config groups, values and policies Fabric defines.
 pub mod keys {

@@ -98,3 +98,23 @@ impl MspFactory for X509MspFactory {
         Ok(Arc::new(weft_msp::X509Msp::from_msp_config(config)?))
     }
 }
+
+/// Policies from Weft's policy crate (Fabric's `policies.ManagerImpl` over signature and
+/// implicit-meta policies).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupPolicyProvider;
+
+impl PolicyProvider for GroupPolicyProvider {
+    fn new_policy_manager(
+        &self,
+        channel_group: &ConfigGroup,
+        msps: Arc<dyn IdentityDeserializer>,
+    ) -> Result<Arc<dyn PolicyManager>, PolicyError> {
+        let manager = weft_policy::GroupPolicyManager::new(
+            crate::configmap::ROOT_GROUP_KEY,
+            channel_group,
+            msps,
+        )?;
+        Ok(Arc::new(manager))
+    }
+}

@@ -279,20 +279,34 @@ pub fn admin_of(org: &str) -> Vec<u8> {
 
 /// Signs `update` as each of `signers` and wraps it in a CONFIG_UPDATE envelope.
 pub fn update_envelope(update: &ConfigUpdate, signers: &[Vec<u8>]) -> Envelope {
+    update_envelope_signed(
+        update,
+        &|i, data| (signers[i].clone(), fake_signature(&signers[i], data)),
+        signers.len(),
+    )
+}
+
+/// Given a signer index and the bytes to sign, the signer's creator and its signature.
+pub type Signer<'a> = &'a dyn Fn(usize, &[u8]) -> (Vec<u8>, Vec<u8>);
+
+/// Wraps `update` in a CONFIG_UPDATE envelope with `count` signatures; `sign(i, bytes)`
+/// returns the i-th creator and its signature over `signature_header || config_update`.
+pub fn update_envelope_signed(update: &ConfigUpdate, sign: Signer<'_>, count: usize) -> Envelope {
     let config_update = update.encode_to_vec();
-    let signatures = signers
-        .iter()
-        .enumerate()
-        .map(|(i, creator)| {
+    let signatures = (0..count)
+        .map(|i| {
+            // The creator is needed inside the header before signing; ask for it first.
+            let (creator, _) = sign(i, &[]);
             let header = SignatureHeader {
-                creator: creator.clone(),
+                creator,
                 nonce: vec![i as u8; 24],
             }
             .encode_to_vec();
             let mut signed = header.clone();
             signed.extend_from_slice(&config_update);
+            let (_, signature) = sign(i, &signed);
             ConfigSignature {
-                signature: fake_signature(creator, &signed),
+                signature,
                 signature_header: header,
             }
         })

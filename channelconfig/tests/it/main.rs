@@ -5,3 +5,4 @@ mod envelope;
 mod fakes;
 mod fixture;
 mod table;
+mod upstream_configtx;

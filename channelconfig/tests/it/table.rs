@@ -10,7 +10,9 @@ use fabric_protos::common::{ConfigUpdateEnvelope, ImplicitMetaPolicy};
 use fabric_protos::orderer::{BatchSize, BatchTimeout, ConsensusType};
 use fabric_protos::protos::{AnchorPeer, AnchorPeers};
 use prost::Message;
-use weft_channelconfig::{ChannelBundle, compute_update};
+use weft_channelconfig::{BundleSources, ChannelBundle, GroupPolicyProvider, compute_update};
+
+use crate::fakes::FakeMspFactory;
 
 use crate::fixture::*;
 
@@ -233,12 +235,20 @@ pub fn build(case: &Case) -> (Envelope, Config) {
 /// What an orderer decides for the envelope: the update's refusal kind, `invalid_config`, or
 /// the next bundle.
 pub fn decide(bundle: &ChannelBundle, envelope: &Envelope) -> Result<ChannelBundle, String> {
+    decide_with(bundle, envelope, sources())
+}
+
+pub fn decide_with(
+    bundle: &ChannelBundle,
+    envelope: &Envelope,
+    sources: BundleSources<'_>,
+) -> Result<ChannelBundle, String> {
     let next_envelope = bundle
         .propose_config_update(envelope)
         .map_err(|e| format!("reject:{}", e.kind()))?;
     let config = next_envelope.config.as_ref().unwrap();
     let next =
-        ChannelBundle::new(CHANNEL, config, sources()).map_err(|_| "invalid_config".to_string())?;
+        ChannelBundle::new(CHANNEL, config, sources).map_err(|_| "invalid_config".to_string())?;
     bundle
         .validate_successor(&next)
         .map_err(|_| "invalid_config".to_string())?;
@@ -249,19 +259,33 @@ pub fn decide(bundle: &ChannelBundle, envelope: &Envelope) -> Result<ChannelBund
     Ok(next)
 }
 
-// Fabric common/configtx validator and channelconfig bundle decisions, row by row.
+// Fabric common/configtx validator and channelconfig bundle decisions, row by row, with the
+// test policies.
 #[test]
 fn config_update_table() {
+    run_table(sources());
+}
+
+// The same rows with Weft's policy crate evaluating the mod_policies.
+#[test]
+fn config_update_table_with_weft_policies() {
+    run_table(BundleSources {
+        msps: &FakeMspFactory,
+        policies: &GroupPolicyProvider,
+    });
+}
+
+fn run_table(sources: BundleSources<'_>) {
     let cases = cases();
     assert!(cases.len() >= 25);
     let mut failures = vec![];
     for case in &cases {
-        let base = base_bundle();
+        let base = ChannelBundle::new(CHANNEL, &base_config(), sources).unwrap();
         let (envelope, desired) = build(case);
-        let mut outcome = decide(&base, &envelope);
+        let mut outcome = decide_with(&base, &envelope, sources);
         if case.tamper[0] == "replay" {
             let next = outcome.expect("first submission of a replayed update must pass");
-            outcome = decide(&next, &envelope);
+            outcome = decide_with(&next, &envelope, sources);
         }
         let got = match &outcome {
             Ok(_) => "accept".to_string(),
