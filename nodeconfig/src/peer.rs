@@ -24,8 +24,8 @@ pub struct PeerConfig {
     pub id: String,
     /// `peer.networkId`.
     pub network_id: String,
-    /// `peer.listenAddress`.
-    pub listen_address: Option<String>,
+    /// `peer.listenAddress` (required: Fabric cannot open its gRPC server without it).
+    pub listen_address: String,
     /// `peer.address` (required): the endpoint others use to reach this peer.
     pub address: String,
     /// `peer.addressAutoDetect`.
@@ -299,6 +299,13 @@ impl PeerConfig {
             );
             String::new()
         });
+        let listen_address = r.str("peer.listenAddress").unwrap_or_else(|| {
+            r.problem(
+                "peer.listenAddress",
+                "is not set; set it to the host:port the peer listens on, e.g. 0.0.0.0:7051",
+            );
+            String::new()
+        });
         let file_system_path = required_path(&mut r, "peer.fileSystemPath");
         let msp_config_path = required_path(&mut r, "peer.mspConfigPath");
         let local_msp_id = r.str("peer.localMspId").unwrap_or_else(|| {
@@ -347,7 +354,7 @@ impl PeerConfig {
         let config = PeerConfig {
             id: r.str("peer.id").unwrap_or_default(),
             network_id: r.str("peer.networkId").unwrap_or_default(),
-            listen_address: r.str("peer.listenAddress"),
+            listen_address,
             address,
             address_auto_detect: r.bool("peer.addressAutoDetect").unwrap_or(false),
             chaincode_listen_address: r.str("peer.chaincodeListenAddress"),

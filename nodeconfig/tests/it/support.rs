@@ -59,6 +59,7 @@ pub fn problems(result: Result<impl std::fmt::Debug, ConfigError>) -> Vec<Proble
 pub const MINIMAL_PEER: &str = "
 peer:
   address: peer0.org1:7051
+  listenAddress: 0.0.0.0:7051
   fileSystemPath: /var/weft
   mspConfigPath: msp
   localMspId: Org1MSP

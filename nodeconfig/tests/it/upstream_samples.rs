@@ -43,7 +43,7 @@ fn sample_core_yaml_loads_with_fabric_values() {
     assert_eq!(peer.id, "jdoe");
     assert_eq!(peer.network_id, "dev");
     assert_eq!(peer.address, "0.0.0.0:7051");
-    assert_eq!(peer.listen_address.as_deref(), Some("0.0.0.0:7051"));
+    assert_eq!(peer.listen_address, "0.0.0.0:7051");
     assert!(!peer.address_auto_detect);
     assert_eq!(peer.effective_chaincode_listen_address(), "0.0.0.0:7052");
     assert!(peer.gateway.enabled);

@@ -145,6 +145,7 @@ fn peer_requires_its_identity_settings() {
         [
             "peer.address",
             "peer.fileSystemPath",
+            "peer.listenAddress",
             "peer.localMspId",
             "peer.mspConfigPath"
         ]
