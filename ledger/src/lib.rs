@@ -5,7 +5,7 @@
 //!
 //! - **Segments.** Blocks of every channel are appended, as the exact bytes received, to shared
 //!   segment files (`<dir>/segments/NNNNNNNNNNNNNNNN.seg`), each record framed with its length,
-//!   a CRC-32C, the channel id and the block number ([`segment`](crate) format in `segment.rs`).
+//!   a CRC-32C, the channel id and the block number (format in `segment.rs`).
 //!   A segment is closed once the next record would push it past
 //!   [`StoreOptions::segment_size_max_bytes`].
 //! - **Index.** One leveldb database (`<dir>/index`) maps, per channel, block number to record
@@ -45,5 +45,5 @@ mod writer;
 
 pub use error::{LedgerError, Result};
 pub use options::StoreOptions;
-pub use store::{BlockStore, Channel, StoredTransaction, TxLocation};
+pub use store::{BlockStore, Channel, StoreStats, StoredTransaction, TxLocation};
 pub use watch::HeightWatch;

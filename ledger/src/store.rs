@@ -1,6 +1,7 @@
 //! The public face of the block store: [`BlockStore`] for the node, [`Channel`] for one chain.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,7 +29,27 @@ pub(crate) struct Shared {
     pub index_dir: PathBuf,
     pub options: StoreOptions,
     pub watchers: Watchers,
+    pub stats: Counters,
     failure: Mutex<Option<String>>,
+}
+
+/// Running totals the writer keeps, readable through [`BlockStore::stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub blocks: AtomicU64,
+    pub bytes: AtomicU64,
+    pub fsyncs: AtomicU64,
+}
+
+/// Totals since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Blocks appended.
+    pub blocks: u64,
+    /// Segment bytes written.
+    pub bytes: u64,
+    /// Segment fsyncs (fewer than blocks when appends shared a group commit).
+    pub fsyncs: u64,
 }
 
 impl Shared {
@@ -89,6 +110,7 @@ impl BlockStore {
             index_dir: dir.join(INDEX_DIR),
             options,
             watchers: Watchers::default(),
+            stats: Counters::default(),
             failure: Mutex::new(None),
         });
         let (index, index_thread, tail) = index::spawn(shared.clone())?;
@@ -146,6 +168,16 @@ impl BlockStore {
         let channel = Arc::from(id);
         self.inner
             .write(WriteRequest::RemoveChannel { channel, reply }, receiver)
+    }
+
+    /// Totals since the store was opened.
+    pub fn stats(&self) -> StoreStats {
+        let counters = &self.inner.shared.stats;
+        StoreStats {
+            blocks: counters.blocks.load(Ordering::Relaxed),
+            bytes: counters.bytes.load(Ordering::Relaxed),
+            fsyncs: counters.fsyncs.load(Ordering::Relaxed),
+        }
     }
 
     /// Channels with a live height subscription (diagnostics).

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::error::{LedgerError, Result};
@@ -227,6 +228,7 @@ impl Writer {
                     info,
                 });
                 batch.acks.push(reply);
+                self.shared.stats.blocks.fetch_add(1, Ordering::Relaxed);
             }
             WriteRequest::RemoveChannel { channel, reply } => {
                 if let Err(e) = self.place(batch, &channel, 0) {
@@ -285,7 +287,12 @@ impl Writer {
             self.file
                 .sync_data()
                 .map_err(|e| LedgerError::io("syncing", path(), e))?;
+            self.shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
+        self.shared
+            .stats
+            .bytes
+            .fetch_add(buffer.len() as u64, Ordering::Relaxed);
         self.len += buffer.len() as u64;
         buffer.clear();
         Ok(())

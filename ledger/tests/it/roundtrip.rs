@@ -236,6 +236,12 @@ fn concurrent_appenders_share_commits_and_all_land() {
     for (i, chain) in chains.iter().enumerate() {
         assert_chain(&store, &format!("c{i}"), chain);
     }
+    let stats = store.stats();
+    assert_eq!(stats.blocks, 160);
+    assert!(
+        stats.fsyncs >= 1 && stats.fsyncs <= stats.blocks + 20,
+        "{stats:?}"
+    );
 }
 
 #[test]
