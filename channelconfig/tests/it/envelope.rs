@@ -13,7 +13,7 @@ use crate::table::{build, cases};
 fn next_envelope(case: &str) -> ConfigEnvelope {
     let case = cases().into_iter().find(|c| c.name == case).unwrap();
     base_bundle()
-        .propose_config_update(&build(&case).0)
+        .propose_config_update(&build(&case, &crate::table::fake_world()).0)
         .unwrap()
 }
 

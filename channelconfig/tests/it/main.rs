@@ -4,5 +4,6 @@ mod bundle;
 mod envelope;
 mod fakes;
 mod fixture;
+mod hostile;
 mod table;
 mod upstream_configtx;

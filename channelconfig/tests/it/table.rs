@@ -2,11 +2,11 @@
 //! the way an orderer receives it (Fabric's configtx ProposeConfigUpdate, then a new bundle
 //! from the result and Bundle.ValidateNew), and the decision compared with the row.
 
+use fabric_protos::common::ConfigUpdateEnvelope;
 use fabric_protos::common::{
     Capabilities, Capability, Config, ConfigGroup, ConfigUpdate, ConfigValue, Envelope, Payload,
     implicit_meta_policy::Rule,
 };
-use fabric_protos::common::{ConfigUpdateEnvelope, ImplicitMetaPolicy};
 use fabric_protos::orderer::{BatchSize, BatchTimeout, ConsensusType};
 use fabric_protos::protos::{AnchorPeer, AnchorPeers};
 use prost::Message;
@@ -72,11 +72,11 @@ fn edit_batch_size(root: &mut ConfigGroup, f: impl FnOnce(&mut BatchSize)) {
 }
 
 /// Applies an `edit` column to the channel group.
-pub fn apply_edit(root: &mut ConfigGroup, edit: &[String]) {
+pub fn apply_edit(root: &mut ConfigGroup, edit: &[String], new_org: NewOrg<'_>) {
     let arg = |i: usize| edit[i].as_str();
     match arg(0) {
         "add_app_org" => {
-            let org = org_group(&format!("{}MSP", arg(1)));
+            let org = new_org(arg(1));
             group_at(root, "Application")
                 .groups
                 .insert(arg(1).into(), org);
@@ -217,15 +217,47 @@ fn forge(envelope: &Envelope) -> Envelope {
     }
 }
 
+/// The config a table is replayed on and how orgs are made and sign there.
+pub struct World<'a> {
+    pub channel_id: &'a str,
+    pub base: Config,
+    pub sources: BundleSources<'a>,
+    pub new_org: NewOrg<'a>,
+    /// Signs `bytes` as the admin of an org: (creator, signature).
+    pub sign_as: &'a dyn Fn(&str, &[u8]) -> (Vec<u8>, Vec<u8>),
+}
+
+/// The config group of a new application org with this name.
+pub type NewOrg<'a> = &'a dyn Fn(&str) -> ConfigGroup;
+
+/// The world of tests/it/fixture.rs: test MSPs and signatures.
+pub fn fake_world() -> World<'static> {
+    World {
+        channel_id: CHANNEL,
+        base: base_config(),
+        sources: sources(),
+        new_org: &|name| org_group(&format!("{name}MSP")),
+        sign_as: &|org, bytes| {
+            let creator = admin_of(org);
+            let signature = crate::fakes::fake_signature(&creator, bytes);
+            (creator, signature)
+        },
+    }
+}
+
 /// The submitted envelope and the config the row asks for.
-pub fn build(case: &Case) -> (Envelope, Config) {
-    let base = base_config();
+pub fn build(case: &Case, world: &World<'_>) -> (Envelope, Config) {
+    let base = &world.base;
     let mut desired = base.clone();
-    apply_edit(desired.channel_group.as_mut().unwrap(), &case.edit);
-    let mut update = compute_update(CHANNEL, &base, &desired).unwrap();
+    apply_edit(
+        desired.channel_group.as_mut().unwrap(),
+        &case.edit,
+        world.new_org,
+    );
+    let mut update = compute_update(world.channel_id, base, &desired).unwrap();
     apply_tamper(&mut update, &case.tamper);
-    let signers: Vec<Vec<u8>> = case.signers.iter().map(|s| admin_of(s)).collect();
-    let mut envelope = update_envelope(&update, &signers);
+    let sign = |i: usize, bytes: &[u8]| (world.sign_as)(&case.signers[i], bytes);
+    let mut envelope = update_envelope_signed(&update, &sign, case.signers.len());
     if case.tamper[0] == "forge_signatures" {
         envelope = forge(&envelope);
     }
@@ -234,11 +266,7 @@ pub fn build(case: &Case) -> (Envelope, Config) {
 
 /// What an orderer decides for the envelope: the update's refusal kind, `invalid_config`, or
 /// the next bundle.
-pub fn decide(bundle: &ChannelBundle, envelope: &Envelope) -> Result<ChannelBundle, String> {
-    decide_with(bundle, envelope, sources())
-}
-
-pub fn decide_with(
+pub fn decide(
     bundle: &ChannelBundle,
     envelope: &Envelope,
     sources: BundleSources<'_>,
@@ -247,11 +275,9 @@ pub fn decide_with(
         .propose_config_update(envelope)
         .map_err(|e| format!("reject:{}", e.kind()))?;
     let config = next_envelope.config.as_ref().unwrap();
-    let next =
-        ChannelBundle::new(CHANNEL, config, sources).map_err(|_| "invalid_config".to_string())?;
-    bundle
-        .validate_successor(&next)
-        .map_err(|_| "invalid_config".to_string())?;
+    let invalid = |_| "invalid_config".to_string();
+    let next = ChannelBundle::new(bundle.channel_id(), config, sources).map_err(invalid)?;
+    bundle.validate_successor(&next).map_err(invalid)?;
     // A peer receiving the resulting config block re-derives it from its last_update.
     bundle
         .validate_config_envelope(&next_envelope)
@@ -259,33 +285,18 @@ pub fn decide_with(
     Ok(next)
 }
 
-// Fabric common/configtx validator and channelconfig bundle decisions, row by row, with the
-// test policies.
-#[test]
-fn config_update_table() {
-    run_table(sources());
-}
-
-// The same rows with Weft's policy crate evaluating the mod_policies.
-#[test]
-fn config_update_table_with_weft_policies() {
-    run_table(BundleSources {
-        msps: &FakeMspFactory,
-        policies: &GroupPolicyProvider,
-    });
-}
-
-fn run_table(sources: BundleSources<'_>) {
+/// Replays every row in `world`; returns the rows decided differently from the table.
+pub fn run_table(world: &World<'_>) -> Vec<String> {
     let cases = cases();
     assert!(cases.len() >= 25);
     let mut failures = vec![];
     for case in &cases {
-        let base = ChannelBundle::new(CHANNEL, &base_config(), sources).unwrap();
-        let (envelope, desired) = build(case);
-        let mut outcome = decide_with(&base, &envelope, sources);
+        let base = ChannelBundle::new(world.channel_id, &world.base, world.sources).unwrap();
+        let (envelope, desired) = build(case, world);
+        let mut outcome = decide(&base, &envelope, world.sources);
         if case.tamper[0] == "replay" {
             let next = outcome.expect("first submission of a replayed update must pass");
-            outcome = decide_with(&next, &envelope, sources);
+            outcome = decide(&next, &envelope, world.sources);
         }
         let got = match &outcome {
             Ok(_) => "accept".to_string(),
@@ -293,13 +304,13 @@ fn run_table(sources: BundleSources<'_>) {
         };
         if got != case.expect {
             failures.push(format!(
-                "{}: expected {}, got {got} ({outcome:?})",
+                "{}: expected {}, got {got}",
                 case.name, case.expect
             ));
             continue;
         }
         if let Ok(next) = outcome {
-            assert_eq!(next.sequence(), 1, "{}", case.name);
+            assert_eq!(next.sequence(), world.base.sequence + 1, "{}", case.name);
             let got_tree = without_versions(next.config().channel_group.as_ref().unwrap());
             let want_tree = without_versions(desired.channel_group.as_ref().unwrap());
             assert_eq!(
@@ -309,17 +320,42 @@ fn run_table(sources: BundleSources<'_>) {
             );
         }
     }
+    failures
+}
+
+// Fabric common/configtx validator and channelconfig bundle decisions, row by row, with the
+// test policies.
+#[test]
+fn config_update_table() {
+    let failures = run_table(&fake_world());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// The same rows with Weft's policy crate evaluating the mod_policies.
+#[test]
+fn config_update_table_with_weft_policies() {
+    let world = World {
+        sources: BundleSources {
+            msps: &FakeMspFactory,
+            policies: &GroupPolicyProvider,
+        },
+        ..fake_world()
+    };
+    let failures = run_table(&world);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn accepted_updates_take_effect() {
+    let world = fake_world();
     let base = base_bundle();
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "change_batch_size")
-        .unwrap();
-    let next = decide(&base, &build(&case).0).unwrap();
+    let row = |name: &str| cases().into_iter().find(|c| c.name == name).unwrap();
+    let next = decide(
+        &base,
+        &build(&row("change_batch_size"), &world).0,
+        sources(),
+    )
+    .unwrap();
     assert_eq!(next.orderer().unwrap().batch_size.max_message_count, 20);
     assert_eq!(
         base.orderer().unwrap().batch_size.max_message_count,
@@ -331,22 +367,11 @@ fn accepted_updates_take_effect() {
     };
     assert_eq!((version(&base), version(&next)), (0, 1));
 
-    let case = cases().into_iter().find(|c| c.name == "add_org").unwrap();
-    let next = decide(&base, &build(&case).0).unwrap();
+    let next = decide(&base, &build(&row("add_org"), &world).0, sources()).unwrap();
     let app = next.application().unwrap();
     assert_eq!(app.organizations["Org3"].org.msp_id, "Org3MSP");
-    assert_eq!(
-        next.config().channel_group.as_ref().unwrap().groups["Application"].version,
-        1
-    );
-    let implicit = ImplicitMetaPolicy::decode(
-        next.config().channel_group.as_ref().unwrap().groups["Application"].policies["Admins"]
-            .policy
-            .as_ref()
-            .unwrap()
-            .value
-            .as_slice(),
-    )
-    .unwrap();
-    assert_eq!(implicit.sub_policy, "Admins");
+    let app_group = &next.config().channel_group.as_ref().unwrap().groups["Application"];
+    assert_eq!(app_group.version, 1);
+    assert_eq!(app_group.groups["Org3"].version, 0);
+    assert_eq!(app_group.groups["Org1"].version, 0);
 }

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fabric_protos::common::{Block, Config, ConfigUpdate};
+use fabric_protos::common::{Block, Config, ConfigGroup, ConfigUpdate};
 use fabric_protos::orderer::BatchSize;
 use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle, Consensus, UpdateError, compute_update};
-use weft_msp::{SigningIdentity, X509Msp};
+use weft_msp::{Identity, SigningIdentity, X509Msp};
 
-use crate::fixture::update_envelope_signed;
+use crate::fixture::{org_group, update_envelope_signed, value};
 use crate::table::apply_edit;
 
 const CHANNEL: &str = "upchannel";
@@ -56,19 +56,24 @@ PeerOrgs:
     EnableNodeOUs: true
     Template: { Count: 1 }
     Users: { Count: 1 }
+  - Name: Org3
+    Domain: org3.example.com
+    EnableNodeOUs: true
+    Template: { Count: 1 }
 ";
 
-fn org_yaml(name: &str, msp_dir: &str, extra: &str) -> String {
+fn org_yaml(name: &str, msp_id: &str, msp_dir: &str, extra: &str) -> String {
+    let id = msp_id;
     format!(
         "  - &{name}
     Name: {name}
-    ID: {name}MSP
+    ID: {id}
     MSPDir: {msp_dir}
     Policies:
-      Readers: {{ Type: Signature, Rule: \"OR('{name}MSP.member')\" }}
-      Writers: {{ Type: Signature, Rule: \"OR('{name}MSP.member')\" }}
-      Admins: {{ Type: Signature, Rule: \"OR('{name}MSP.admin')\" }}
-      Endorsement: {{ Type: Signature, Rule: \"OR('{name}MSP.member')\" }}
+      Readers: {{ Type: Signature, Rule: \"OR('{id}.member')\" }}
+      Writers: {{ Type: Signature, Rule: \"OR('{id}.member')\" }}
+      Admins: {{ Type: Signature, Rule: \"OR('{id}.admin')\" }}
+      Endorsement: {{ Type: Signature, Rule: \"OR('{id}.member')\" }}
 {extra}"
     )
 }
@@ -79,7 +84,8 @@ fn configtx_yaml(crypto: &Path) -> String {
         format!("{c}/ordererOrganizations/example.com/orderers/orderer.example.com/tls/server.crt");
     let mut orgs = String::from("Organizations:\n");
     orgs += &org_yaml(
-        "Orderer",
+        "OrdererOrg",
+        "OrdererMSP",
         &format!("{c}/ordererOrganizations/example.com/msp"),
         "    OrdererEndpoints: [ \"orderer.example.com:7050\" ]\n",
     );
@@ -87,6 +93,7 @@ fn configtx_yaml(crypto: &Path) -> String {
         let lower = org.to_lowercase();
         orgs += &org_yaml(
             org,
+            &format!("{org}MSP"),
             &format!("{c}/peerOrganizations/{lower}.example.com/msp"),
             &format!("    AnchorPeers: [ {{ Host: peer0.{lower}.example.com, Port: {port} }} ]\n"),
         );
@@ -111,7 +118,7 @@ Profiles:
       EtcdRaft:
         Consenters:
           - {{ Host: orderer.example.com, Port: 7050, ClientTLSCert: {orderer_tls}, ServerTLSCert: {orderer_tls} }}
-      Organizations: [ *Orderer ]
+      Organizations: [ *OrdererOrg ]
       Capabilities: {{ V2_0: true }}
       Policies:{section}
         BlockValidation: {{ Type: ImplicitMeta, Rule: \"ANY Writers\" }}
@@ -154,14 +161,35 @@ impl Network {
     }
 
     fn signer(&self, org: &str, user: &str) -> std::sync::Arc<weft_msp::X509SigningIdentity> {
-        let lower = org.to_lowercase();
-        let dir = self.dir.path().join(format!(
-            "crypto/peerOrganizations/{lower}.example.com/users/{user}@{lower}.example.com/msp"
-        ));
-        X509Msp::load_local(&dir, &format!("{org}MSP"))
+        let (dir, msp_id) = if org == "OrdererOrg" {
+            let dir =
+                format!("crypto/ordererOrganizations/example.com/users/{user}@example.com/msp");
+            (dir, "OrdererMSP".to_string())
+        } else {
+            let lower = org.to_lowercase();
+            let dir = format!(
+                "crypto/peerOrganizations/{lower}.example.com/users/{user}@{lower}.example.com/msp"
+            );
+            (dir, format!("{org}MSP"))
+        };
+        X509Msp::load_local(&self.dir.path().join(dir), &msp_id)
             .unwrap()
             .signing_identity()
             .unwrap()
+    }
+
+    /// A new application org group named `org` with the cryptogen MSP of Org3 (the only
+    /// org generated outside the channel).
+    fn new_org(&self, org: &str) -> ConfigGroup {
+        let dir = self
+            .dir
+            .path()
+            .join("crypto/peerOrganizations/org3.example.com/msp");
+        let msp_id = format!("{org}MSP");
+        let mut group = org_group(&msp_id);
+        let config = weft_msp::msp_config_from_dir(&dir, &msp_id).unwrap();
+        group.values.insert("MSP".into(), value(&config));
+        group
     }
 
     /// `configtxlator compute_update` for two configs.
@@ -205,9 +233,9 @@ fn upstream_genesis_block_parses_with_weft_msps_and_policies() {
     assert_eq!(bundle.channel_id(), CHANNEL);
     assert_eq!(bundle.sequence(), 0);
     let orderer = bundle.orderer().unwrap();
-    assert_eq!(orderer.organizations["Orderer"].org.msp_id, "OrdererMSP");
+    assert_eq!(orderer.organizations["OrdererOrg"].org.msp_id, "OrdererMSP");
     assert_eq!(
-        orderer.organizations["Orderer"].endpoints,
+        orderer.organizations["OrdererOrg"].endpoints,
         ["orderer.example.com:7050"]
     );
     let Consensus::EtcdRaft(raft) = &orderer.consensus else {
@@ -269,7 +297,9 @@ fn upstream_updates_match_and_authorize_with_real_signatures() {
     ] {
         let edit: Vec<String> = edit.split(':').map(String::from).collect();
         let mut updated = original.clone();
-        apply_edit(updated.channel_group.as_mut().unwrap(), &edit);
+        apply_edit(updated.channel_group.as_mut().unwrap(), &edit, &|o| {
+            net.new_org(o)
+        });
         let ours = compute_update(CHANNEL, &original, &updated).unwrap();
         let theirs = net.upstream_compute_update(&original, &updated);
         assert_eq!(
@@ -282,7 +312,9 @@ fn upstream_updates_match_and_authorize_with_real_signatures() {
     let anchor = |edit: &str| {
         let edit: Vec<String> = edit.split(':').map(String::from).collect();
         let mut updated = original.clone();
-        apply_edit(updated.channel_group.as_mut().unwrap(), &edit);
+        apply_edit(updated.channel_group.as_mut().unwrap(), &edit, &|o| {
+            net.new_org(o)
+        });
         compute_update(CHANNEL, &original, &updated).unwrap()
     };
     let update = anchor("anchor_peer:Org1:peer1.org1.example.com:7061");
@@ -323,7 +355,9 @@ fn upstream_compute_update_matches_for_table_edits() {
     let original = crate::fixture::base_config();
     for case in crate::table::cases() {
         let mut updated = original.clone();
-        apply_edit(updated.channel_group.as_mut().unwrap(), &case.edit);
+        apply_edit(updated.channel_group.as_mut().unwrap(), &case.edit, &|o| {
+            org_group(&format!("{o}MSP"))
+        });
         let ours = compute_update(CHANNEL, &original, &updated).unwrap();
         let theirs = net.upstream_compute_update(&original, &updated);
         assert_eq!(
@@ -332,4 +366,31 @@ fn upstream_compute_update_matches_for_table_edits() {
             case.name
         );
     }
+}
+
+// Every row of testdata/config_updates.txt replayed on the configtxgen channel with real
+// X.509 MSPs, Weft's policy crate and ECDSA signatures by the orgs' cryptogen admins: the
+// decisions must be those of the table (as an upstream orderer's must be).
+#[test]
+fn upstream_table_decisions_with_real_crypto() {
+    let net = Network::new();
+    let bundle = ChannelBundle::from_config_block(&net.genesis, BundleSources::weft()).unwrap();
+    let admins: std::collections::BTreeMap<&str, _> = ["OrdererOrg", "Org1", "Org2"]
+        .into_iter()
+        .map(|org| (org, net.signer(org, "Admin")))
+        .collect();
+    let sign_as = |org: &str, bytes: &[u8]| {
+        let admin = &admins[org];
+        (admin.serialize(), admin.sign(bytes).unwrap())
+    };
+    let new_org = |org: &str| net.new_org(org);
+    let world = crate::table::World {
+        channel_id: CHANNEL,
+        base: bundle.config().clone(),
+        sources: BundleSources::weft(),
+        new_org: &new_org,
+        sign_as: &sign_as,
+    };
+    let failures = crate::table::run_table(&world);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
