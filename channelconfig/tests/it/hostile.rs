@@ -61,7 +61,7 @@ fn corrupted_update_envelopes_never_panic() {
 #[test]
 fn corrupted_configs_never_panic() {
     let good = base_config().encode_to_vec();
-    let mut rng = Rng(0xc0ff_ee);
+    let mut rng = Rng(0x00c0_ffee);
     for _ in 0..ROUNDS {
         let bytes = rng.corrupt(&good);
         if let Ok(config) = Config::decode(bytes.as_slice()) {

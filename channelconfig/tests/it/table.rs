@@ -224,8 +224,11 @@ pub struct World<'a> {
     pub sources: BundleSources<'a>,
     pub new_org: NewOrg<'a>,
     /// Signs `bytes` as the admin of an org: (creator, signature).
-    pub sign_as: &'a dyn Fn(&str, &[u8]) -> (Vec<u8>, Vec<u8>),
+    pub sign_as: SignAs<'a>,
 }
+
+/// Signs bytes as the admin of the named org, returning (creator, signature).
+pub type SignAs<'a> = &'a dyn Fn(&str, &[u8]) -> (Vec<u8>, Vec<u8>);
 
 /// The config group of a new application org with this name.
 pub type NewOrg<'a> = &'a dyn Fn(&str) -> ConfigGroup;
