@@ -216,9 +216,7 @@ impl Index {
         };
         match &result {
             Ok(()) => {
-                for ack in acks {
-                    let _ = ack.send(Ok(()));
-                }
+                // Waiters first, so that when an append returns its waiters are already woken.
                 for entry in &entries {
                     match entry {
                         IndexEntry::Block { channel, info, .. } => {
@@ -228,6 +226,9 @@ impl Index {
                             self.shared.watchers.reset(channel)
                         }
                     }
+                }
+                for ack in acks {
+                    let _ = ack.send(Ok(()));
                 }
             }
             Err(e) => {
@@ -353,6 +354,10 @@ impl Index {
         }
         let entries = std::mem::take(&mut recovery.entries);
         self.write_entries(&entries, tail)?;
+        self.shared
+            .stats
+            .reindexed_records
+            .store(recovery.reindexed, std::sync::atomic::Ordering::Relaxed);
         if recovery.reindexed > 0 {
             tracing::info!(
                 records = recovery.reindexed,
@@ -411,6 +416,10 @@ impl Index {
                     tracing::warn!(segment = %path.display(), offset = stop.offset, reason = %stop.reason,
                         "truncating an incomplete record left by an interrupted append");
                     truncate(&path, stop.offset)?;
+                    self.shared
+                        .stats
+                        .truncated_bytes
+                        .store(len - stop.offset, std::sync::atomic::Ordering::Relaxed);
                     return Ok(Checkpoint {
                         segment,
                         offset: stop.offset,

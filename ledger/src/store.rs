@@ -39,6 +39,8 @@ pub(crate) struct Counters {
     pub blocks: AtomicU64,
     pub bytes: AtomicU64,
     pub fsyncs: AtomicU64,
+    pub reindexed_records: AtomicU64,
+    pub truncated_bytes: AtomicU64,
 }
 
 /// Totals since the store was opened.
@@ -50,6 +52,10 @@ pub struct StoreStats {
     pub bytes: u64,
     /// Segment fsyncs (fewer than blocks when appends shared a group commit).
     pub fsyncs: u64,
+    /// Records found in the segments beyond the index and indexed while opening.
+    pub reindexed_records: u64,
+    /// Bytes of incomplete or damaged tail cut from the newest segment while opening.
+    pub truncated_bytes: u64,
 }
 
 impl Shared {
@@ -177,6 +183,8 @@ impl BlockStore {
             blocks: counters.blocks.load(Ordering::Relaxed),
             bytes: counters.bytes.load(Ordering::Relaxed),
             fsyncs: counters.fsyncs.load(Ordering::Relaxed),
+            reindexed_records: counters.reindexed_records.load(Ordering::Relaxed),
+            truncated_bytes: counters.truncated_bytes.load(Ordering::Relaxed),
         }
     }
 

@@ -61,6 +61,8 @@ fn torn_tail_is_truncated_and_appends_continue() {
             good_len,
             "tail truncated"
         );
+        assert_eq!(store.stats().truncated_bytes, tail.len() as u64);
+        assert_eq!(store.stats().reindexed_records, 0);
         assert_chain(&store, "ch", &chain[..5]);
         append_all(&store, "ch", &chain[5..]);
         assert_chain(&store, "ch", &chain);
@@ -123,6 +125,8 @@ fn stale_index_catches_up_with_segments() {
     copy_dir(stale.path(), &dir.path().join("index"));
 
     let store = open(dir.path());
+    // Twelve blocks of "ch" and two of "late" were beyond the stale index.
+    assert_eq!(store.stats().reindexed_records, 14);
     assert_chain(&store, "ch", &chain);
     assert_eq!(store.channels().unwrap(), ["ch", "late"]);
     assert!(
