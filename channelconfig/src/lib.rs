@@ -10,7 +10,14 @@
 //!   `configtxlator compute_update`.
 //!
 //! MSPs and policies come from the msp and policy crates through [`MspFactory`] and
-//! [`PolicyProvider`], so the bundle can be built with any implementation of them.
+//! [`PolicyProvider`] ([`BundleSources::weft`] wires Weft's X.509 MSP and policy manager), so
+//! the bundle can also be built with test doubles.
+//!
+//! `testdata/config_updates.txt` is a table of config updates and the decision Fabric makes
+//! on each (accept, refused by configtx, or refused as a config); the integration tests
+//! replay it with test doubles and, in `upstream_configtx`, on a channel made by upstream
+//! `cryptogen`/`configtxgen` with real keys (`cargo test -p weft-channelconfig`; the upstream
+//! tests need `.cache/upstream/fabric-2.5.9/bin` and fail without it).
 
 mod application;
 mod bundle;
