@@ -19,7 +19,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{LedgerError, Result};
-use crate::options::CHANNEL_ID_MAX_BYTES;
+use crate::options::{BLOCK_SIZE_MAX_BYTES_CEILING, CHANNEL_ID_MAX_BYTES};
 
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"WEFTSEG\x01";
 pub(crate) const SEGMENT_HEADER_BYTES: u64 = SEGMENT_MAGIC.len() as u64;
@@ -197,6 +197,11 @@ pub(crate) fn read_block(
     if total < RECORD_HEADER_BYTES {
         return Err(corrupt(
             "index points at a record shorter than its header".into(),
+        ));
+    }
+    if total > RECORD_HEADER_BYTES + payload_size_max(BLOCK_SIZE_MAX_BYTES_CEILING) {
+        return Err(corrupt(
+            "index gives a record length beyond any block this store accepts".into(),
         ));
     }
     let mut buf = vec![0; total];

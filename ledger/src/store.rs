@@ -9,12 +9,14 @@ use std::thread::JoinHandle;
 use fabric_protos::common::{Block, BlockMetadataIndex, BlockchainInfo, Envelope};
 use fabric_protos::protos::TxValidationCode;
 use prost::Message;
-use weft_protoutil::decode;
+use weft_protoutil::{decode, decode_bounded};
 
 use crate::error::{LedgerError, Result};
 use crate::index::{self, IndexRequest, reply_channel};
 use crate::keys::{self, ChannelInfo};
-use crate::options::{APPEND_QUEUE_MAX, StoreOptions, TXID_MAX_BYTES, check_channel_id};
+use crate::options::{
+    APPEND_QUEUE_MAX, BLOCK_SIZE_MAX_BYTES_CEILING, StoreOptions, TXID_MAX_BYTES, check_channel_id,
+};
 use crate::prepare::{decode_block, prepare};
 use crate::segment::read_block;
 use crate::watch::{HeightWatch, Watchers};
@@ -356,7 +358,13 @@ impl Channel {
     }
 
     fn decode_stored(&self, bytes: &[u8]) -> Result<Block> {
-        Ok(decode::<Block>("stored block", bytes)?)
+        // Stored blocks passed the size check when appended; the ceiling covers a limit
+        // lowered since.
+        Ok(decode_bounded::<Block>(
+            "stored block",
+            bytes,
+            BLOCK_SIZE_MAX_BYTES_CEILING,
+        )?)
     }
 
     /// Number of the block whose header hashes to `hash`.
