@@ -7,3 +7,4 @@ mod limits;
 mod mutual_tls;
 mod pki;
 mod tls;
+mod upstream_go;
