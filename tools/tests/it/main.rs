@@ -3,3 +3,4 @@
 //! (run interop-tests/upstream/install.sh) and fail when they are missing.
 
 mod cryptogen_layout;
+mod upstream_interop;
