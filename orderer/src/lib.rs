@@ -1,1 +1,26 @@
-//! The Weft ordering service node.
+//! The transport-independent core of Weft's ordering service node, with Fabric 2.5's
+//! behaviour:
+//!
+//! - [`blockcutter`]: batching envelopes into blocks by `BatchSize` (`orderer/common/blockcutter`);
+//! - [`blockwriter`]: chaining, hashing and signing blocks with Fabric's metadata layout
+//!   (`orderer/common/multichannel/blockwriter.go`);
+//! - [`broadcast`]: classifying and filtering Broadcast envelopes and the `common.Status` each
+//!   rejection returns (`orderer/common/broadcast`, `orderer/common/msgprocessor`);
+//! - [`deliver`]: parsing Deliver requests, session access control and the iteration plan of a
+//!   `SeekInfo` over a ledger of a given height (`common/deliver`).
+//!
+//! Nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
+//! the wall clock (certificate expiry, request timestamps).
+
+pub mod blockcutter;
+pub mod blockwriter;
+pub mod broadcast;
+pub mod deliver;
+mod error;
+pub mod expiry;
+
+pub use blockcutter::{BlockCutter, Ordered, is_config_envelope, message_size_bytes};
+pub use blockwriter::{BlockKind, BlockWriter, block_signed_data, last_config_index};
+pub use broadcast::{Accepted, Rejection, StandardChannel, process_broadcast};
+pub use deliver::{DeliverChain, DeliverSession, SeekCursor, Step, Stop, open_session};
+pub use error::OrdererError;
