@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn count_of_two_with_overflow_yields_two_batches() {
+    fn overflow_cut_and_count_cut() {
         // The overflow cut and the count cut can both happen on one envelope.
         let mut cutter = BlockCutter::new(batch_size(1, 1000, 100));
         assert_eq!(tags(&cutter.ordered(env(1, 10)).batches), vec![vec![1]]);

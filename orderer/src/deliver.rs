@@ -384,3 +384,280 @@ pub fn open_session<'c, C: DeliverChain + 'c>(
         chain,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::orderer::{SeekNewest, SeekNextCommit, SeekOldest, SeekSpecified};
+
+    fn oldest() -> SeekPosition {
+        SeekPosition {
+            r#type: Some(Position::Oldest(SeekOldest {})),
+        }
+    }
+    fn newest() -> SeekPosition {
+        SeekPosition {
+            r#type: Some(Position::Newest(SeekNewest {})),
+        }
+    }
+    fn at(number: u64) -> SeekPosition {
+        SeekPosition {
+            r#type: Some(Position::Specified(SeekSpecified { number })),
+        }
+    }
+    fn next_commit() -> SeekPosition {
+        SeekPosition {
+            r#type: Some(Position::NextCommit(SeekNextCommit {})),
+        }
+    }
+
+    fn seek(start: Option<SeekPosition>, stop: Option<SeekPosition>, fail: bool) -> SeekInfo {
+        SeekInfo {
+            start,
+            stop,
+            behavior: if fail {
+                SeekBehavior::FailIfNotReady as i32
+            } else {
+                SeekBehavior::BlockUntilReady as i32
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Runs a cursor over a ledger of fixed `height`: the blocks sent, then how it ended
+    /// (`Some(status)`, or `None` when it would wait for more blocks).
+    fn run(cursor: &mut SeekCursor, height: u64) -> (Vec<u64>, Option<Status>) {
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            match cursor.step(height) {
+                Step::Send(n) => {
+                    sent.push(n);
+                    if let Some(status) = cursor.sent() {
+                        return (sent, Some(status));
+                    }
+                }
+                Step::Wait => return (sent, None),
+                Step::Finish(status) => return (sent, Some(status)),
+            }
+        }
+        (sent, None)
+    }
+
+    // Mirrors the cases of Fabric's deliver_test.go ("when seek info start/stop ...") and the
+    // file ledger iterator's start resolution; the ledger has 5 blocks (0..=4).
+    #[test]
+    fn seek_table() {
+        type Row = (
+            &'static str,
+            Option<SeekPosition>,
+            Option<SeekPosition>,
+            bool,
+            Result<(Vec<u64>, Option<Status>), Status>,
+        );
+        let success = Some(Status::Success);
+        let rows: Vec<Row> = vec![
+            (
+                "oldest..newest",
+                Some(oldest()),
+                Some(newest()),
+                false,
+                Ok(((0..5).collect(), success)),
+            ),
+            (
+                "newest..newest is one block",
+                Some(newest()),
+                Some(newest()),
+                false,
+                Ok((vec![4], success)),
+            ),
+            (
+                "oldest..oldest is block 0",
+                Some(oldest()),
+                Some(oldest()),
+                false,
+                Ok((vec![0], success)),
+            ),
+            (
+                "specified..specified",
+                Some(at(2)),
+                Some(at(3)),
+                false,
+                Ok((vec![2, 3], success)),
+            ),
+            (
+                "start after stop",
+                Some(at(3)),
+                Some(at(2)),
+                false,
+                Err(Status::BadRequest),
+            ),
+            (
+                "missing start",
+                None,
+                Some(newest()),
+                false,
+                Err(Status::BadRequest),
+            ),
+            (
+                "missing stop",
+                Some(oldest()),
+                None,
+                false,
+                Err(Status::BadRequest),
+            ),
+            (
+                "start beyond height",
+                Some(at(6)),
+                Some(at(9)),
+                false,
+                Err(Status::NotFound),
+            ),
+            (
+                "start beyond height wins over bad stop",
+                Some(at(6)),
+                Some(at(1)),
+                false,
+                Err(Status::NotFound),
+            ),
+            (
+                "start at height waits",
+                Some(at(5)),
+                Some(at(5)),
+                false,
+                Ok((vec![], None)),
+            ),
+            (
+                "stop beyond height sends then waits",
+                Some(at(3)),
+                Some(at(7)),
+                false,
+                Ok((vec![3, 4], None)),
+            ),
+            (
+                "fail if not ready beyond height",
+                Some(at(3)),
+                Some(at(7)),
+                true,
+                Ok((vec![3, 4], Some(Status::NotFound))),
+            ),
+            (
+                "fail if not ready at height",
+                Some(at(5)),
+                Some(at(5)),
+                true,
+                Ok((vec![], Some(Status::NotFound))),
+            ),
+            (
+                "next commit waits for block 5",
+                Some(next_commit()),
+                Some(at(u64::MAX)),
+                false,
+                Ok((vec![], None)),
+            ),
+            (
+                "start without position is not found",
+                Some(SeekPosition::default()),
+                Some(newest()),
+                false,
+                Err(Status::NotFound),
+            ),
+        ];
+        for (name, start, stop, fail, want) in rows {
+            let got = SeekCursor::new(&seek(start, stop, fail), 5).map(|mut c| run(&mut c, 5));
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn newest_stop_below_later_start_never_ends() {
+        // Fabric compares the stop with each sent block for equality only: a stop of
+        // height-1 under a start at the height is never reached.
+        let mut cursor = SeekCursor::new(&seek(Some(at(5)), Some(newest()), false), 5).unwrap();
+        assert_eq!(cursor.stop(), Stop::Never);
+        assert_eq!(run(&mut cursor, 8), (vec![5, 6, 7], None));
+    }
+
+    #[test]
+    fn waiting_cursor_resumes_when_ledger_grows() {
+        let mut cursor = SeekCursor::new(&seek(Some(newest()), Some(at(6)), false), 5).unwrap();
+        assert_eq!(run(&mut cursor, 5), (vec![4], None));
+        assert_eq!(run(&mut cursor, 6), (vec![5], None));
+        assert_eq!(run(&mut cursor, 7), (vec![6], Some(Status::Success)));
+    }
+
+    #[test]
+    fn best_effort_flag() {
+        let mut info = seek(Some(oldest()), Some(newest()), false);
+        assert!(!SeekCursor::new(&info, 1).unwrap().best_effort());
+        info.error_response = SeekErrorResponse::BestEffort as i32;
+        assert!(SeekCursor::new(&info, 1).unwrap().best_effort());
+    }
+
+    #[test]
+    fn tls_binding() {
+        // Mirrors Fabric's binding_test.go: missing claim, missing cert, mismatch, match.
+        let hash = [7u8; 32];
+        assert!(
+            check_tls_binding(&[], Some(&hash))
+                .unwrap_err()
+                .contains("didn't include")
+        );
+        assert!(
+            check_tls_binding(&hash, None)
+                .unwrap_err()
+                .contains("didn't send")
+        );
+        assert!(
+            check_tls_binding(&hash, Some(&[8u8; 32]))
+                .unwrap_err()
+                .contains("claimed")
+        );
+        assert!(check_tls_binding(&hash, Some(&hash)).is_ok());
+    }
+
+    fn header_at(seconds: i64) -> ChannelHeader {
+        ChannelHeader {
+            timestamp: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn timestamp_window() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        let window = Duration::from_secs(900);
+        assert!(check_timestamp(&header_at(10_000 - 900), now, window).is_ok());
+        assert!(check_timestamp(&header_at(10_000 + 900), now, window).is_ok());
+        assert!(check_timestamp(&header_at(10_000 - 901), now, window).is_err());
+        assert!(check_timestamp(&header_at(10_000 + 901), now, window).is_err());
+        assert!(check_timestamp(&ChannelHeader::default(), now, window).is_err());
+    }
+
+    #[test]
+    fn session_access_rechecks_on_config_change_only() {
+        let envelope = Envelope {
+            payload: Payload {
+                header: Some(fabric_protos::common::Header::default()),
+                data: Vec::new(),
+            }
+            .encode_to_vec(),
+            signature: Vec::new(),
+        };
+        let mut access = SessionAccess::new(&envelope, false).unwrap();
+        let now = SystemTime::now();
+        let calls = std::cell::Cell::new(0);
+        let check = |_: &Envelope| {
+            calls.set(calls.get() + 1);
+            Ok(())
+        };
+        access.evaluate(now, 0, check).unwrap();
+        access.evaluate(now, 0, check).unwrap();
+        assert_eq!(calls.get(), 1, "policy evaluated once per config sequence");
+        access.evaluate(now, 1, check).unwrap();
+        assert_eq!(calls.get(), 2);
+        let denied = access.evaluate(now, 2, |_| Err("no".into()));
+        assert_eq!(denied, Err("no".to_string()));
+    }
+
+    use prost::Message;
+}

@@ -1,0 +1,9 @@
+//! Integration tests of weft-orderer on a channel made by upstream Fabric 2.5.9 `cryptogen`
+//! and `configtxgen` (`.cache/upstream/fabric-2.5.9/bin`; the tests fail, never skip, when
+//! the binaries are missing).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod network;
+mod upstream_blocks;
+mod upstream_broadcast;
+mod upstream_deliver;
