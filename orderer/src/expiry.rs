@@ -31,3 +31,23 @@ pub fn identity_expires_at(serialized_identity: &[u8]) -> Option<SystemTime> {
 pub fn is_expired(serialized_identity: &[u8], now: SystemTime) -> bool {
     identity_expires_at(serialized_identity).is_some_and(|at| now >= at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn identities_without_a_certificate_never_expire() {
+        // Fabric's ExpiresAt returns the zero time for anything it cannot parse.
+        let now = SystemTime::now();
+        assert_eq!(identity_expires_at(b"\xff\xff"), None);
+        let not_pem = SerializedIdentity {
+            mspid: "Org1MSP".into(),
+            id_bytes: b"not a certificate".to_vec(),
+        }
+        .encode_to_vec();
+        assert_eq!(identity_expires_at(&not_pem), None);
+        assert!(!is_expired(&not_pem, now));
+    }
+}

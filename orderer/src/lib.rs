@@ -11,6 +11,13 @@
 //!
 //! Nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
 //! the wall clock (certificate expiry, request timestamps).
+//!
+//! Not yet reproduced: Fabric's maintenance filter on config updates (consensus-type
+//! migration rules) and BFT block signatures (one per consenter with identifier headers).
+//!
+//! Tests: unit tables inline; `tests/it` runs against a channel made by upstream 2.5.9
+//! `cryptogen`/`configtxgen` and decodes a Weft block with `configtxlator`
+//! (`cargo test -p weft-orderer`; fails without `.cache/upstream/fabric-2.5.9/bin`).
 
 pub mod blockcutter;
 pub mod blockwriter;

@@ -279,3 +279,33 @@ fn non_admin_config_update_is_bad_request() {
         "{r}"
     );
 }
+
+#[test]
+fn truncated_and_corrupted_envelopes_never_panic() {
+    // Hostile input: every prefix and a byte flip at every position of a valid envelope end
+    // in a Fabric status, never a panic or a success with a broken signature.
+    let env = user_tx(b"hostile".to_vec());
+    for len in 0..env.payload.len() {
+        let cut = Envelope {
+            payload: env.payload[..len].to_vec(),
+            signature: env.signature.clone(),
+        };
+        let r = rejected(&cut);
+        assert!(
+            matches!(r.status, Status::BadRequest | Status::Forbidden),
+            "prefix {len}: {r}"
+        );
+    }
+    for i in (0..env.payload.len()).step_by(7) {
+        let mut flipped = env.clone();
+        flipped.payload[i] ^= 0x80;
+        if let Err(r) = broadcast(&flipped) {
+            assert!(
+                matches!(r.status, Status::BadRequest | Status::Forbidden),
+                "flip {i}: {r}"
+            );
+        } else {
+            panic!("flip at {i} accepted");
+        }
+    }
+}

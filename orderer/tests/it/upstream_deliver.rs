@@ -235,3 +235,20 @@ fn mutual_tls_requires_the_bound_certificate_hash() {
         Status::Success
     );
 }
+
+#[test]
+fn truncated_requests_never_panic() {
+    let network = Network::shared();
+    let env = request(network.org1_user().as_ref());
+    for len in 0..env.payload.len() {
+        let cut = Envelope {
+            payload: env.payload[..len].to_vec(),
+            signature: env.signature.clone(),
+        };
+        let s = status(open(&cut, false, DeliverOptions::default(), None));
+        assert!(
+            matches!(s, Status::BadRequest | Status::Forbidden | Status::NotFound),
+            "prefix {len}: {s:?}"
+        );
+    }
+}
