@@ -16,7 +16,8 @@
 //! Size, expiry and malformed-message rejections are BAD_REQUEST, a failed policy FORBIDDEN, a
 //! normal message in maintenance mode SERVICE_UNAVAILABLE, exactly as Fabric's `ClassifyError`.
 //! A config update is then authorized by configtx, wrapped into a CONFIG envelope signed by
-//! this orderer, and that envelope passes the filters again.
+//! this orderer, and that envelope passes the filters again and the maintenance rules
+//! ([`crate::maintenance`]).
 
 use std::time::SystemTime;
 
@@ -219,6 +220,16 @@ impl<'a> StandardChannel<'a> {
         let config = self.signed_config_envelope(&config_envelope, now)?;
         self.apply_filters(&config, now).map_err(|r| {
             r.context("config update for existing channel did not pass final checks")
+        })?;
+        crate::maintenance::check_config_envelope(
+            self.bundle.channel_id(),
+            self.orderer()?,
+            &config,
+        )
+        .map_err(|e| {
+            Rejection::bad_request(format!(
+                "config update for existing channel did not pass maintenance checks: {e}"
+            ))
         })?;
         Ok((config, sequence))
     }

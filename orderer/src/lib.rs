@@ -12,8 +12,7 @@
 //! Nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
 //! the wall clock (certificate expiry, request timestamps).
 //!
-//! Not yet reproduced: Fabric's maintenance filter on config updates (consensus-type
-//! migration rules) and BFT block signatures (one per consenter with identifier headers).
+//! Not yet reproduced: BFT block signatures (one per consenter with identifier headers).
 //!
 //! Tests: unit tables inline; `tests/it` runs against a channel made by upstream 2.5.9
 //! `cryptogen`/`configtxgen` and decodes a Weft block with `configtxlator`
@@ -25,6 +24,7 @@ pub mod broadcast;
 pub mod deliver;
 mod error;
 pub mod expiry;
+pub mod maintenance;
 
 pub use blockcutter::{BlockCutter, Ordered, is_config_envelope, message_size_bytes};
 pub use blockwriter::{BlockKind, BlockWriter, block_signed_data, last_config_index};

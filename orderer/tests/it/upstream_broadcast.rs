@@ -3,8 +3,10 @@
 
 use std::time::SystemTime;
 
+use fabric_protos::common::ConfigGroup;
 use fabric_protos::common::{ConfigEnvelope, Envelope, HeaderType, Payload, Status};
-use fabric_protos::orderer::BatchSize;
+use fabric_protos::orderer::consensus_type::State as ConsensusState;
+use fabric_protos::orderer::{BatchSize, ConsensusType};
 use prost::Message;
 use weft_channelconfig::compute_update;
 use weft_msp::{Identity, SigningIdentity};
@@ -184,21 +186,38 @@ fn expired_signer_is_rejected_unless_checks_are_off() {
 /// A CONFIG_UPDATE setting MaxMessageCount to `count`, signed by `signer` (as the single
 /// config signature and as the envelope creator).
 fn batch_size_update(signer: &dyn SigningIdentity, count: u32) -> Envelope {
-    use fabric_protos::common::{ConfigSignature, ConfigUpdateEnvelope, SignatureHeader};
-    let network = Network::shared();
-    let original = network.bundle.config().clone();
-    let mut updated = original.clone();
-    let orderer = updated
-        .channel_group
-        .as_mut()
-        .unwrap()
-        .groups
-        .get_mut("Orderer")
-        .unwrap();
+    orderer_update(signer, |orderer| set_batch_count(orderer, count))
+}
+
+fn set_batch_count(orderer: &mut ConfigGroup, count: u32) {
     let value = orderer.values.get_mut("BatchSize").unwrap();
     let mut batch = BatchSize::decode(value.value.as_slice()).unwrap();
     batch.max_message_count = count;
     value.value = batch.encode_to_vec();
+}
+
+fn set_consensus(orderer: &mut ConfigGroup, edit: impl FnOnce(&mut ConsensusType)) {
+    let value = orderer.values.get_mut("ConsensusType").unwrap();
+    let mut consensus = ConsensusType::decode(value.value.as_slice()).unwrap();
+    edit(&mut consensus);
+    value.value = consensus.encode_to_vec();
+}
+
+/// A CONFIG_UPDATE applying `edit` to the Orderer group, signed by `signer`.
+fn orderer_update(signer: &dyn SigningIdentity, edit: impl FnOnce(&mut ConfigGroup)) -> Envelope {
+    use fabric_protos::common::{ConfigSignature, ConfigUpdateEnvelope, SignatureHeader};
+    let network = Network::shared();
+    let original = network.bundle.config().clone();
+    let mut updated = original.clone();
+    edit(
+        updated
+            .channel_group
+            .as_mut()
+            .unwrap()
+            .groups
+            .get_mut("Orderer")
+            .unwrap(),
+    );
     let update = compute_update(CHANNEL, &original, &updated).unwrap();
     let config_update = update.encode_to_vec();
     let header = SignatureHeader {
@@ -221,6 +240,46 @@ fn batch_size_update(signer: &dyn SigningIdentity, count: u32) -> Envelope {
         CHANNEL,
         envelope.encode_to_vec(),
     )
+}
+
+#[test]
+fn maintenance_rules_on_config_updates() {
+    // Mirrors Fabric's maintenancefilter_test.go with the V2_0 orderer capability.
+    let network = Network::shared();
+    let admin = network.orderer_admin();
+    let maintenance = |c: &mut ConsensusType| c.state = ConsensusState::Maintenance as i32;
+    let enter = orderer_update(admin.as_ref(), |o| set_consensus(o, maintenance));
+    assert!(matches!(
+        broadcast(&enter),
+        Ok(Accepted::ConfigUpdate { .. })
+    ));
+
+    let enter_and_more = orderer_update(admin.as_ref(), |o| {
+        set_consensus(o, maintenance);
+        set_batch_count(o, 3);
+    });
+    let r = rejected(&enter_and_more);
+    assert_eq!(r.status, Status::BadRequest, "{r}");
+    assert!(
+        r.info
+            .starts_with("config update for existing channel did not pass maintenance checks"),
+        "{r}"
+    );
+    assert!(
+        r.info
+            .ends_with("contain more then just the ConsensusType value in the Orderer group"),
+        "{r}"
+    );
+
+    let switch = orderer_update(admin.as_ref(), |o| {
+        set_consensus(o, |c| c.r#type = "solo".into())
+    });
+    let r = rejected(&switch);
+    assert_eq!(r.status, Status::BadRequest, "{r}");
+    assert!(
+        r.info.ends_with("from etcdraft to solo, but current config ConsensusType.State is not in maintenance mode"),
+        "{r}"
+    );
 }
 
 #[test]
