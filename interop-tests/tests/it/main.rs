@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod config_updates;
 mod conformance;
 mod golden;
 mod reference_network;
