@@ -218,8 +218,8 @@ impl ChainCore {
     pub fn is_quiescent(&self) -> bool {
         let raft = &self.node.raft;
         let last = raft.raft_log.last_index();
+        // Pending heartbeats do not count: they are what a quiet group still sends.
         let settled = self.awaiting_sync.is_empty()
-            && !self.node.has_ready()
             && raft.raft_log.committed == last
             && self.applied_index == last;
         settled

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use raft::eraftpb::{ConfChange, Message};
+use raft::eraftpb::{ConfChange, Message, MessageType};
 
 use crate::RaftError;
 use crate::chain::{Applied, ChainCore, ChainOutput};
@@ -126,10 +126,13 @@ impl<W: WalSink> ConsensusNode<W> {
         self.awake.contains(channel)
     }
 
+    /// Marks `channel` as having input; a sleeping group starts ticking again. An awake group
+    /// keeps its quiet count: heartbeats are input too, and must not keep a quiet group awake.
     fn wake(&mut self, channel: &str) {
         if let Some(group) = self.groups.get_mut(channel) {
-            group.quiet_ticks = 0;
-            self.awake.insert(channel.to_string());
+            if self.awake.insert(channel.to_string()) {
+                group.quiet_ticks = 0;
+            }
             self.dirty.insert(channel.to_string());
         }
     }
@@ -157,9 +160,15 @@ impl<W: WalSink> ConsensusNode<W> {
             .propose_conf_change(channel, change)
     }
 
-    /// Feeds a message from another consenter.
+    /// Feeds a message from another consenter. Heartbeats are answered but do not wake a
+    /// sleeping group: the peer that sent them is about to fall asleep too.
     pub fn step(&mut self, channel: &str, message: Message) -> Result<(), RaftError> {
-        self.wake(channel);
+        match message.get_msg_type() {
+            MessageType::MsgHeartbeat | MessageType::MsgHeartbeatResponse => {
+                self.dirty.insert(channel.to_string());
+            }
+            _ => self.wake(channel),
+        }
         self.group_mut(channel)?.chain.step(message)
     }
 
