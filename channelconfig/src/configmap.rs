@@ -16,10 +16,13 @@ use fabric_protos::common::{ConfigGroup, ConfigPolicy, ConfigValue};
 
 use crate::error::UpdateError;
 
-/// Deepest group nesting accepted (the root group is depth 1). Fabric's own channel layout
-/// never exceeds 4 (`/Channel/Consortiums/<name>/<org>`), and deeper trees are rejected when
-/// the bundle is built, so this bound only turns hostile input into an early error.
-pub const MAX_CONFIG_DEPTH: usize = 8;
+/// Deepest group nesting accepted (the root group is depth 1). Fabric sets no limit: an
+/// update may write arbitrarily deep groups under a group it does not version-bump, and
+/// Fabric accepts it and silently drops them when it rebuilds the config. Weft must decide the
+/// same way, so this bound sits just above the deepest tree prost can decode at all (its
+/// decoder stops at 100 nested messages, two per group level); it only keeps recursion over
+/// a hand-built tree bounded.
+pub const MAX_CONFIG_DEPTH: usize = 50;
 
 /// Most elements (groups, values and policies together) one config tree, read set or write
 /// set may hold. Real channels hold a few hundred.
