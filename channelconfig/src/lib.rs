@@ -26,7 +26,6 @@ mod channel;
 mod compute;
 mod configmap;
 mod configtx;
-mod duration;
 mod error;
 mod orderer;
 mod organization;
@@ -48,13 +47,13 @@ pub use configmap::{
     validate_config_id,
 };
 pub use configtx::{ConfigtxValidator, config_update_envelope, signed_data};
-pub use duration::parse_go_duration;
 pub use error::{ConfigError, UpdateError};
 pub use orderer::{Consensus, OrdererConfig};
 pub use organization::{ApplicationOrg, OrdererOrg, Organization};
 pub use sources::{
     ChannelMsp, GroupPolicyProvider, MspDispatch, MspFactory, PolicyProvider, X509MspFactory,
 };
+pub use weft_protoutil::parse_go_duration;
 
 /// Names of the config groups, values and policies Fabric defines.
 pub mod keys {

@@ -17,10 +17,10 @@ use crate::capabilities::{
     CapabilitySet, ChannelCapabilities, KNOWN_ORDERER_CAPABILITIES, OrdererCapabilities,
 };
 use crate::channel::CAPABILITIES_KEY;
-use crate::duration::parse_go_duration;
 use crate::error::ConfigError;
 use crate::organization::{MspCollector, OrdererOrg, orderer_org};
 use crate::values::{check_value_keys, decode_value, invalid_group, invalid_value};
+use weft_protoutil::parse_go_duration;
 
 pub const ORDERER_GROUP_KEY: &str = "Orderer";
 pub const CONSENSUS_TYPE_KEY: &str = "ConsensusType";

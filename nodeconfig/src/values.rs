@@ -255,73 +255,10 @@ fn to_duration(node: NodeKind, raw: &Raw<'_>) -> Result<Duration, String> {
 
 /// Go's `time.ParseDuration`, limited to non-negative results.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err("empty".to_owned());
-    }
-    let mut total_nanos: u128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, after) = rest.split_at(int_len);
-        let (frac_part, after) = match after.strip_prefix('.') {
-            Some(f) => {
-                let n = f.bytes().take_while(u8::is_ascii_digit).count();
-                f.split_at(n)
-            }
-            None => ("", after),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err("a number must come before each unit".to_owned());
-        }
-        let unit_len = after
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(after.len(), |(i, _)| i);
-        let (unit, next) = after.split_at(unit_len);
-        let unit_nanos: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            "" => return Err("missing unit".to_owned()),
-            other => return Err(format!("unknown unit {other:?}")),
-        };
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part
-                .parse()
-                .map_err(|_| "number too large".to_owned())?
-        };
-        let mut amount = whole.checked_mul(unit_nanos).ok_or("overflow")?;
-        // Fractions are scaled digit by digit so that "1.5h" is exact; digits beyond the
-        // nanosecond resolution are dropped, as Go does.
-        let mut scale = unit_nanos;
-        for digit in frac_part.bytes() {
-            scale /= 10;
-            amount += u128::from(digit - b'0') * scale;
-        }
-        total_nanos = total_nanos.checked_add(amount).ok_or("overflow")?;
-        rest = next;
-    }
-    if total_nanos > u128::from(i64::MAX as u64) {
-        return Err("overflow".to_owned());
-    }
-    if negative && total_nanos > 0 {
-        return Err("negative".to_owned());
-    }
-    u64::try_from(total_nanos)
+    let nanos = weft_protoutil::parse_go_duration(text)?;
+    u64::try_from(nanos)
         .map(Duration::from_nanos)
-        .map_err(|_| "overflow".to_owned())
+        .map_err(|_| "a duration here must not be negative".to_owned())
 }
 
 /// A byte count for a `uint32` setting: Fabric's byte-size hook takes `<n>[ ]k|m|g[b]` in any

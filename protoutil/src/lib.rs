@@ -1,11 +1,14 @@
 //! Helpers over Fabric's wire types that both the peer and the orderer need: block hashing,
-//! transaction IDs and decoding of the nested envelope structure with bounded input.
+//! transaction IDs, decoding of the nested envelope structure with bounded input, and Go's
+//! duration syntax as Fabric's config files and channel config write it.
 
 pub mod block;
+pub mod duration;
 pub mod envelope;
 pub mod txid;
 
 pub use block::{block_data_hash, block_header_bytes, block_header_hash, new_block};
+pub use duration::parse_go_duration;
 pub use envelope::{DecodeError, decode, decode_bounded};
 pub use txid::compute_txid;
 

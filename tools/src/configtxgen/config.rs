@@ -242,47 +242,7 @@ fn go_duration<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
-/// Parses Go's `time.ParseDuration` syntax ("2s", "1m30s", "500ms", "1.5h") into nanoseconds.
-pub fn parse_go_duration(text: &str) -> Result<i64, String> {
-    let bad = || format!("{text:?} is not a duration like \"2s\" or \"500ms\"");
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += number * scale;
-        rest = &rest[unit_end..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    let nanos = total.round() as i64;
-    Ok(if negative { -nanos } else { nanos })
-}
+pub use weft_protoutil::parse_go_duration;
 
 /// Formats nanoseconds as Go's `time.Duration.String` does ("2s", "1m0s", "500ms", "1.5s").
 pub fn format_go_duration(nanos: i64) -> String {
