@@ -11,9 +11,12 @@
 //! - the gate holds when the number of satisfied rules is at least `n` (a negative or zero `n`
 //!   always holds, an `n` above the number of rules never does).
 //!
-//! Fabric puts no bound on the policy's shape. Weft does, so that a hostile policy in a config
-//! block or chaincode definition cannot exhaust the stack or memory; the bounds are far above
-//! any policy seen in practice (which nest a handful of levels and name tens of principals).
+//! Fabric puts no bound on the policy's shape, and Weft must decide every config update and
+//! chaincode definition exactly as Fabric does (a policy one side accepts and the other
+//! refuses forks the channel). So Weft's bounds below are placed where they can never bind on
+//! a policy that reached it as bytes: the decoder and the message size limit refuse such
+//! input first. They remain so that a hand-built envelope cannot exhaust the stack, and so
+//! that the rule tree is never larger than the input it came from.
 
 use std::sync::Arc;
 
@@ -24,13 +27,25 @@ use weft_msp::{Identity, IdentityDeserializer};
 use crate::api::{Policy, PolicyError, SignedData};
 use crate::identities::signature_set_to_valid_identities;
 
+/// Largest message a Weft node accepts from the network (Fabric's default gRPC limit, 100
+/// MiB); a config update or chaincode definition carrying a policy is never larger.
+const LARGEST_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
+
 /// Deepest nesting of `NOutOf` gates accepted (a bare `SignedBy` has depth 0, `OR('A.member')`
-/// depth 1). Real policies use 1 to 4 levels.
-pub const MAX_SIGNATURE_POLICY_DEPTH: usize = 32;
-/// Most rule nodes (gates plus `SignedBy` leaves) accepted in one policy.
-pub const MAX_SIGNATURE_POLICY_RULES: usize = 4096;
-/// Most principals (`identities` entries) accepted in one envelope.
-pub const MAX_SIGNATURE_POLICY_PRINCIPALS: usize = 4096;
+/// depth 1). Real policies use 1 to 4 levels. Fabric has no limit (its decoder allows 10,000
+/// nested messages). prost refuses messages nested 100 deep, and every gate level costs two
+/// (the `SignaturePolicy` and its `NOutOf`), so no envelope decoded from bytes nests more than
+/// 49 gates; this bound sits just above that and only stops hand-built trees.
+pub const MAX_SIGNATURE_POLICY_DEPTH: usize = 50;
+/// Most rule nodes (gates plus `SignedBy` leaves) accepted in one policy. The smallest rule
+/// Fabric accepts, `SignedBy(0)` inside a gate's `rules`, takes 4 bytes on the wire (field
+/// tag, length, `signed_by` tag, value), so a policy with more rules than this cannot fit in
+/// the largest message; Fabric has no limit of its own.
+pub const MAX_SIGNATURE_POLICY_RULES: usize = LARGEST_MESSAGE_BYTES / 4;
+/// Most principals (`identities` entries) accepted in one envelope. The smallest entry, an
+/// empty `MSPPrincipal`, takes 2 bytes (field tag, zero length), so more than this cannot fit
+/// in the largest message; Fabric has no limit of its own.
+pub const MAX_SIGNATURE_POLICY_PRINCIPALS: usize = LARGEST_MESSAGE_BYTES / 2;
 
 /// The compiled rule tree; `SignedBy` indices are checked against the principal list.
 #[derive(Debug, Clone)]
@@ -205,5 +220,37 @@ impl Rule {
                 verified >= i64::from(*n)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::common::SignaturePolicy as PbRule;
+
+    fn gate(rules: usize) -> PbRule {
+        PbRule {
+            r#type: Some(signature_policy::Type::NOutOf(signature_policy::NOutOf {
+                n: 1,
+                rules: vec![
+                    PbRule {
+                        r#type: Some(signature_policy::Type::SignedBy(0)),
+                    };
+                    rules
+                ],
+            })),
+        }
+    }
+
+    /// The rule budget counts gates and leaves alike and stops compiling once spent (the real
+    /// budget, MAX_SIGNATURE_POLICY_RULES, is too large to reach in a test).
+    #[test]
+    fn rule_budget_counts_every_node() {
+        let mut budget = 10;
+        assert!(compile(&gate(9), 1, 0, &mut budget).is_ok());
+        assert_eq!(budget, 0);
+        let mut budget = 10;
+        let err = compile(&gate(10), 1, 0, &mut budget).unwrap_err();
+        assert!(err.to_string().contains("rules"), "{err}");
     }
 }

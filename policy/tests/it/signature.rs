@@ -153,6 +153,32 @@ fn depth_bound() {
     assert!(err.to_string().contains("deeper"), "{err}");
 }
 
+/// Fabric has no depth limit, so Weft's must never bind on bytes: every nesting the decoder
+/// can read compiles and evaluates, and the first it cannot read is refused by the decoder.
+#[test]
+fn depth_bound_sits_above_what_decodes() {
+    let decodes = |levels: usize| {
+        SignaturePolicyEnvelope::decode(
+            envelope(nested(levels), vec![member("A")])
+                .encode_to_vec()
+                .as_slice(),
+        )
+        .is_ok()
+    };
+    let deepest = (0..=MAX_SIGNATURE_POLICY_DEPTH + 1)
+        .take_while(|levels| decodes(*levels))
+        .last()
+        .unwrap();
+    assert!(deepest < MAX_SIGNATURE_POLICY_DEPTH, "{deepest}");
+    assert!(deepest + 1 >= MAX_SIGNATURE_POLICY_DEPTH - 1, "{deepest}");
+    let bytes = envelope(nested(deepest), vec![member("A")]).encode_to_vec();
+    let policy = SignaturePolicy::from_bytes(&bytes, deserializer()).unwrap();
+    assert!(policy.evaluate_signed_data(&[signed("a", b"x")]).is_ok());
+    let bytes = envelope(nested(deepest + 1), vec![member("A")]).encode_to_vec();
+    let err = SignaturePolicy::from_bytes(&bytes, deserializer()).unwrap_err();
+    assert!(err.to_string().contains("decode"), "{err}");
+}
+
 /// Deeply nested bytes from the wire are refused while decoding, without stack exhaustion.
 #[test]
 fn deep_wire_policy_is_rejected() {
@@ -161,26 +187,36 @@ fn deep_wire_policy_is_rejected() {
     assert!(SignaturePolicy::from_bytes(&bytes, deserializer()).is_err());
 }
 
+/// The largest message a node accepts (Fabric's default gRPC limit).
+const LARGEST_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
+
+/// Fabric has no rule limit; Weft's is one more rule than the largest message can carry.
 #[test]
-fn rule_count_bound() {
-    let fits = envelope(
-        out_of(1, vec![by(0); MAX_SIGNATURE_POLICY_RULES - 1]),
-        vec![member("A")],
-    );
-    assert!(compile(fits).is_ok());
-    let too_many = envelope(
-        out_of(1, vec![by(0); MAX_SIGNATURE_POLICY_RULES]),
-        vec![member("A")],
-    );
-    let err = compile(too_many).unwrap_err();
-    assert!(err.to_string().contains("rules"), "{err}");
+fn rule_count_bound_is_beyond_the_largest_message() {
+    let wire = |rules: usize| envelope(out_of(1, vec![by(0); rules]), vec![member("A")]);
+    let per_rule = wire(2).encoded_len() - wire(1).encoded_len();
+    assert_eq!(per_rule, 4, "the smallest rule Fabric accepts");
+    assert!(MAX_SIGNATURE_POLICY_RULES * per_rule >= LARGEST_MESSAGE_BYTES);
+    // Wide policies far beyond any real one compile and evaluate, as in Fabric.
+    let wide = compile(wire(20_000)).unwrap();
+    assert!(wide.evaluate_signed_data(&[signed("a", b"x")]).is_ok());
+    assert!(wide.evaluate_signed_data(&[signed("b", b"x")]).is_err());
 }
 
+/// Fabric has no principal limit; Weft's is one more than the largest message can carry.
 #[test]
-fn principal_count_bound() {
-    let principals = vec![member("A"); MAX_SIGNATURE_POLICY_PRINCIPALS + 1];
-    let err = compile(envelope(out_of(1, vec![by(0)]), principals)).unwrap_err();
-    assert!(err.to_string().contains("principals"), "{err}");
+fn principal_count_bound_is_beyond_the_largest_message() {
+    let wire = |principals: usize| {
+        envelope(
+            out_of(1, vec![by(0)]),
+            vec![MspPrincipal::default(); principals],
+        )
+    };
+    let per_principal = wire(2).encoded_len() - wire(1).encoded_len();
+    assert_eq!(per_principal, 2, "the smallest principal entry");
+    assert!(MAX_SIGNATURE_POLICY_PRINCIPALS * per_principal >= LARGEST_MESSAGE_BYTES);
+    let many = compile(envelope(out_of(1, vec![by(0)]), vec![member("A"); 20_000])).unwrap();
+    assert!(many.evaluate_signed_data(&[signed("a", b"x")]).is_ok());
 }
 
 /// EvaluateIdentities skips deserialization and signature checks but keeps the greedy rule.
