@@ -25,6 +25,7 @@ pub mod deliver;
 mod error;
 pub mod expiry;
 pub mod maintenance;
+pub mod node;
 
 pub use blockcutter::{BlockCutter, Ordered, is_config_envelope, message_size_bytes};
 pub use blockwriter::{BlockKind, BlockWriter, block_signed_data, last_config_index};

@@ -4,8 +4,10 @@
 
 use fabric_protos::common::ConfigUpdateEnvelope;
 use fabric_protos::common::{
-    Capabilities, Capability, Config, ConfigGroup, ConfigUpdate, ConfigValue, Envelope, Payload,
-    implicit_meta_policy::Rule,
+    Capabilities, Capability, Config, ConfigGroup, ConfigPolicy, ConfigUpdate, ConfigValue,
+    Envelope, MspPrincipal, MspRole, Payload, Policy, SignaturePolicy, SignaturePolicyEnvelope,
+    implicit_meta_policy::Rule, msp_principal::Classification, msp_role::MspRoleType,
+    policy::PolicyType, signature_policy::NOutOf, signature_policy::Type as RuleType,
 };
 use fabric_protos::orderer::{BatchSize, BatchTimeout, ConsensusType};
 use fabric_protos::protos::{AnchorPeer, AnchorPeers};
@@ -69,6 +71,44 @@ fn edit_batch_size(root: &mut ConfigGroup, f: impl FnOnce(&mut BatchSize)) {
     let mut bs = BatchSize::decode(orderer.values["BatchSize"].value.as_slice()).unwrap();
     f(&mut bs);
     set_value(orderer, "BatchSize", &bs);
+}
+
+/// A signature policy over `<msp_id>.member` in one of the table's hostile shapes:
+/// `nested` is `OutOf(1, OutOf(1, ... 'msp.member'))` with `size` gates, `wide` is
+/// `OutOf(1, 'msp.member', ...)` with `size` principals (one per rule).
+fn shaped_policy(msp_id: &str, shape: &str, size: usize) -> ConfigPolicy {
+    let leaf = |i: usize| SignaturePolicy {
+        r#type: Some(RuleType::SignedBy(i32::try_from(i).unwrap())),
+    };
+    let gate = |rules| SignaturePolicy {
+        r#type: Some(RuleType::NOutOf(NOutOf { n: 1, rules })),
+    };
+    let (rule, principals) = match shape {
+        "nested" => ((0..size).fold(leaf(0), |inner, _| gate(vec![inner])), 1),
+        "wide" => (gate((0..size).map(leaf).collect()), size),
+        other => panic!("unknown policy shape {other}"),
+    };
+    let member = MspPrincipal {
+        principal_classification: Classification::Role as i32,
+        principal: MspRole {
+            msp_identifier: msp_id.into(),
+            role: MspRoleType::Member as i32,
+        }
+        .encode_to_vec(),
+    };
+    let envelope = SignaturePolicyEnvelope {
+        version: 0,
+        rule: Some(rule),
+        identities: vec![member; principals],
+    };
+    ConfigPolicy {
+        version: 0,
+        policy: Some(Policy {
+            r#type: PolicyType::Signature as i32,
+            value: envelope.encode_to_vec(),
+        }),
+        mod_policy: "Admins".into(),
+    }
 }
 
 /// Applies an `edit` column to the channel group.
@@ -148,6 +188,12 @@ pub fn apply_edit(root: &mut ConfigGroup, edit: &[String], new_org: NewOrg<'_>) 
                     },
                 );
             }
+        }
+        "org_policy" => {
+            let policy = shaped_policy(&format!("{}MSP", arg(1)), arg(3), arg(4).parse().unwrap());
+            group_at(root, &format!("Application/{}", arg(1)))
+                .policies
+                .insert(arg(2).into(), policy);
         }
         other => panic!("unknown edit {other}"),
     }

@@ -1,9 +1,226 @@
-//! `orderer`: Weft's drop-in for Fabric's ordering service node.
+//! `orderer`: Weft's drop-in for Fabric's ordering service node (single node, channels joined
+//! through the channel participation API; no system channel).
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "orderer {}: the ordering service is not implemented yet (see README's compatibility table)",
-        env!("CARGO_PKG_VERSION")
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcastServer;
+use weft_comm::{MessageLimits, ServerConfig, ServerKeepalive, ServerTlsConfig};
+use weft_msp::{SigningIdentity, X509Msp};
+use weft_nodeconfig::{BootstrapMethod, Env, OrdererConfig};
+use weft_orderer::broadcast::FilterOptions;
+use weft_orderer::deliver::DeliverOptions;
+use weft_orderer::node::admin::{AdminTls, build_acceptor, serve_admin, serve_operations};
+use weft_orderer::node::chain::SequencerContext;
+use weft_orderer::node::registrar::Registrar;
+use weft_orderer::node::service::AtomicBroadcastService;
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FABRIC_LOGGING_SPEC")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("orderer: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orderer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let config = OrdererConfig::load(&Env::from_process(), &cwd).map_err(|e| e.to_string())?;
+    if config.general.bootstrap_method == BootstrapMethod::File {
+        return Err("General.BootstrapMethod \"file\" (a system channel) is not supported by Weft; set it to \"none\" and join channels with osnadmin".into());
+    }
+    let msp = X509Msp::load_local(&config.general.local_msp_dir, &config.general.local_msp_id)
+        .map_err(|e| {
+            format!(
+                "General.LocalMSPDir {}: {e}",
+                config.general.local_msp_dir.display()
+            )
+        })?;
+    let signer: Arc<dyn SigningIdentity> = msp
+        .signing_identity()
+        .ok_or("General.LocalMSPDir has no signing identity (signcerts and keystore)")?;
+
+    let store_dir = config.file_ledger_location.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        weft_ledger::BlockStore::open(&store_dir, weft_ledger::StoreOptions::default())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| {
+        format!(
+            "FileLedger.Location {}: {e}",
+            config.file_ledger_location.display()
+        )
+    })?;
+
+    let tls = &config.general.tls;
+    let tls_cert_pem = match (&tls.certificate, tls.enabled) {
+        (Some(path), true) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("General.TLS.Certificate {}: {e}", path.display()))?,
+        ),
+        _ => None,
+    };
+    let filters = FilterOptions {
+        no_expiration_checks: config.general.authentication_no_expiration_checks,
+    };
+    let context = SequencerContext {
+        signer: signer.clone(),
+        filters,
+    };
+    let registrar = Arc::new(
+        Registrar::new(store, context, tls_cert_pem.as_deref()).map_err(|e| e.to_string())?,
     );
-    std::process::ExitCode::from(2)
+    {
+        let registrar = registrar.clone();
+        tokio::task::spawn_blocking(move || registrar.restore())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot restore channels from FileLedger.Location: {e}"))?;
+    }
+
+    let grpc = grpc_server(&config).await?;
+    let deliver_options = DeliverOptions {
+        time_window: config.general.authentication_time_window,
+        mutual_tls: tls.enabled && tls.client_auth_required,
+        no_expiration_checks: config.general.authentication_no_expiration_checks,
+    };
+    let service = AtomicBroadcastServer::new(AtomicBroadcastService::new(
+        registrar.clone(),
+        signer,
+        filters,
+        deliver_options,
+    ))
+    .with_fabric_message_limits();
+    let router = grpc.tonic_builder().add_service(service);
+    tracing::info!(address = %grpc.local_addr(), "serving orderer.AtomicBroadcast");
+
+    if let Some(address) = &config.admin.listen_address {
+        if !config.channel_participation_enabled {
+            tracing::warn!(
+                "ChannelParticipation.Enabled is false: the admin endpoint serves no channel API"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("Admin.ListenAddress {address}: {e}"))?;
+        let acceptor = if config.admin.tls.enabled {
+            let admin_tls = &config.admin.tls;
+            let cert = admin_tls
+                .certificate
+                .clone()
+                .ok_or("Admin.TLS.Certificate is required when Admin.TLS.Enabled is true")?;
+            let key = admin_tls
+                .private_key
+                .clone()
+                .ok_or("Admin.TLS.PrivateKey is required when Admin.TLS.Enabled is true")?;
+            Some(Arc::new(build_acceptor(&AdminTls {
+                cert,
+                key,
+                client_auth_required: admin_tls.client_auth_required,
+                client_root_cas: admin_tls.client_root_cas.clone(),
+            })?))
+        } else {
+            None
+        };
+        let max_body = config.channel_participation_max_request_body_size_bytes as usize;
+        tracing::info!(%address, "serving the channel participation API");
+        tokio::spawn(serve_admin(listener, acceptor, registrar.clone(), max_body));
+    }
+    if let Some(address) = &config.operations.listen_address {
+        if config.operations.tls.enabled {
+            return Err("Operations.TLS.Enabled: TLS on the operations endpoint is not supported by Weft yet; set it to false".into());
+        }
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("Operations.ListenAddress {address}: {e}"))?;
+        tracing::info!(%address, "serving /healthz");
+        tokio::spawn(serve_operations(listener));
+    }
+
+    grpc.serve(router, shutdown_signal())
+        .await
+        .map_err(|e| format!("gRPC server stopped: {e}"))
+}
+
+async fn grpc_server(config: &OrdererConfig) -> Result<weft_comm::GrpcServer, String> {
+    let tls = &config.general.tls;
+    let server_tls = if tls.enabled {
+        let cert = tls
+            .certificate
+            .as_deref()
+            .ok_or("General.TLS.Certificate is required when General.TLS.Enabled is true")?;
+        let key = tls
+            .private_key
+            .as_deref()
+            .ok_or("General.TLS.PrivateKey is required when General.TLS.Enabled is true")?;
+        let mut server =
+            ServerTlsConfig::from_files(cert, key).map_err(|e| format!("General.TLS: {e}"))?;
+        if tls.client_auth_required {
+            let roots: Vec<&std::path::Path> =
+                tls.client_root_cas.iter().map(|p| p.as_path()).collect();
+            server = server
+                .require_client_auth(&roots)
+                .map_err(|e| format!("General.TLS.ClientRootCAs: {e}"))?;
+        }
+        Some(server)
+    } else {
+        None
+    };
+    let server_config = ServerConfig {
+        tls: server_tls,
+        keepalive: ServerKeepalive {
+            min_client_ping_interval: config.general.keepalive_server_min_interval,
+            interval: config.general.keepalive_server_interval,
+            timeout: config.general.keepalive_server_timeout,
+        },
+        limits: weft_comm::MessageSizeLimits {
+            max_recv_msg_size_bytes: config.general.max_recv_msg_size_bytes,
+            max_send_msg_size_bytes: config.general.max_send_msg_size_bytes,
+        },
+        connection_timeout: config.general.connection_timeout,
+    };
+    let endpoint = config.listen_endpoint();
+    weft_comm::GrpcServer::bind(&endpoint, server_config)
+        .await
+        .map_err(|e| format!("General.ListenAddress/ListenPort {endpoint}: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => futures::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -1,0 +1,330 @@
+//! The admin endpoint (osnadmin's channel participation API, Fabric's
+//! `orderer/common/channelparticipation/restapi.go`) and the operations endpoint (`/healthz`).
+
+use std::sync::Arc;
+
+use fabric_protos::common::Block;
+use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::x509::X509;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509VerifyFlags;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::http::{HttpRequest, HttpResponse, MAX_CONNECTIONS, multipart_part, serve_connection};
+use super::registrar::{ChannelInfo, Registrar, RegistrarError};
+
+pub const CHANNELS_PATH: &str = "/participation/v1/channels";
+const CONFIG_BLOCK_PART: &str = "config-block";
+
+/// TLS settings of the admin endpoint (`Admin.TLS`).
+pub struct AdminTls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub client_auth_required: bool,
+    pub client_root_cas: Vec<std::path::PathBuf>,
+}
+
+pub fn build_acceptor(tls: &AdminTls) -> Result<SslAcceptor, String> {
+    let describe = |what: &str, e: openssl::error::ErrorStack| format!("Admin.TLS: {what}: {e}");
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|e| describe("TLS setup", e))?;
+    builder
+        .set_certificate_chain_file(&tls.cert)
+        .map_err(|e| describe(&format!("certificate {}", tls.cert.display()), e))?;
+    builder
+        .set_private_key_file(&tls.key, SslFiletype::PEM)
+        .map_err(|e| describe(&format!("private key {}", tls.key.display()), e))?;
+    if tls.client_auth_required {
+        let mut store = X509StoreBuilder::new().map_err(|e| describe("CA store", e))?;
+        for file in &tls.client_root_cas {
+            let pem = std::fs::read(file)
+                .map_err(|e| format!("Admin.TLS.ClientRootCAs: {}: {e}", file.display()))?;
+            let certs = X509::stack_from_pem(&pem)
+                .map_err(|e| describe(&format!("client root CA {}", file.display()), e))?;
+            for cert in certs {
+                store
+                    .add_cert(cert)
+                    .map_err(|e| describe("client root CA", e))?;
+            }
+        }
+        store
+            .set_flags(X509VerifyFlags::PARTIAL_CHAIN)
+            .map_err(|e| describe("CA store", e))?;
+        builder
+            .set_verify_cert_store(store.build())
+            .map_err(|e| describe("CA store", e))?;
+        builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    }
+    Ok(builder.build())
+}
+
+/// Serves the channel participation API until the listener fails.
+pub async fn serve_admin(
+    listener: TcpListener,
+    acceptor: Option<Arc<SslAcceptor>>,
+    registrar: Arc<Registrar>,
+    max_body: usize,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let registrar = registrar.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let handle = |request| handle_admin(registrar, request);
+            match acceptor {
+                Some(acceptor) => {
+                    let Ok(ssl) = openssl::ssl::Ssl::new(acceptor.context()) else {
+                        return;
+                    };
+                    let Ok(mut stream) = tokio_openssl::SslStream::new(ssl, tcp) else {
+                        return;
+                    };
+                    let handshake = tokio::time::timeout(
+                        super::http::REQUEST_TIMEOUT,
+                        std::pin::Pin::new(&mut stream).accept(),
+                    )
+                    .await;
+                    if matches!(handshake, Ok(Ok(()))) {
+                        serve_connection(stream, max_body, handle).await;
+                    }
+                }
+                None => serve_connection(tcp, max_body, handle).await,
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Serves `GET /healthz` (plain HTTP).
+pub async fn serve_operations(listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            serve_connection(tcp, 0, |request| async move { handle_operations(&request) }).await;
+            drop(permit);
+        });
+    }
+}
+
+fn handle_operations(request: &HttpRequest) -> HttpResponse {
+    match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/healthz") => HttpResponse::json(
+            200,
+            &serde_json::json!({ "status": "OK", "time": rfc3339_now() }),
+        ),
+        ("GET", "/version") => HttpResponse::json(
+            200,
+            &serde_json::json!({ "Version": env!("CARGO_PKG_VERSION") }),
+        ),
+        (_, "/healthz") => HttpResponse::error(405, "invalid request method"),
+        _ => HttpResponse::error(404, "not found"),
+    }
+}
+
+fn channel_url(name: &str) -> String {
+    format!("{CHANNELS_PATH}/{name}")
+}
+
+fn info_json(info: &ChannelInfo) -> serde_json::Value {
+    serde_json::json!({
+        "name": info.name,
+        "url": channel_url(&info.name),
+        "consensusRelation": info.consensus_relation,
+        "status": info.status,
+        "height": info.height,
+    })
+}
+
+fn not_allowed(message: String, allow: &str) -> HttpResponse {
+    HttpResponse::error(405, message).with_header("Allow", allow.into())
+}
+
+async fn handle_admin(registrar: Arc<Registrar>, request: HttpRequest) -> HttpResponse {
+    if let Some(accept) = request.header("Accept")
+        && !["application/json", "application/*", "*/*"]
+            .iter()
+            .any(|t| accept.contains(t))
+    {
+        return HttpResponse::error(406, "response Content-Type is application/json only");
+    }
+    let path = request.path.trim_end_matches('/');
+    if path == CHANNELS_PATH {
+        return match request.method.as_str() {
+            "GET" => {
+                let channels: Vec<_> = registrar
+                    .channel_ids()
+                    .into_iter()
+                    .map(|name| serde_json::json!({ "name": name, "url": channel_url(&name) }))
+                    .collect();
+                HttpResponse::json(
+                    200,
+                    &serde_json::json!({ "systemChannel": null, "channels": channels }),
+                )
+            }
+            "POST" => join(registrar, &request).await,
+            method => not_allowed(format!("invalid request method: {method}"), "GET, POST"),
+        };
+    }
+    let Some(channel) = path
+        .strip_prefix(CHANNELS_PATH)
+        .and_then(|p| p.strip_prefix('/'))
+    else {
+        return HttpResponse::error(404, "not found");
+    };
+    if let Err(e) = check_channel_id(channel) {
+        return HttpResponse::error(400, format!("invalid channel ID: {e}"));
+    }
+    let channel = channel.to_string();
+    match request.method.as_str() {
+        "GET" => match registrar.info(&channel) {
+            Ok(info) => HttpResponse::json(200, &info_json(&info)),
+            Err(e) => HttpResponse::error(404, e),
+        },
+        "DELETE" => {
+            let result = tokio::task::spawn_blocking(move || registrar.remove(&channel)).await;
+            match result {
+                Ok(Ok(())) => HttpResponse::empty(204),
+                Ok(Err(RegistrarError::ChannelNotExist)) => HttpResponse::error(
+                    404,
+                    format!("cannot remove: {}", RegistrarError::ChannelNotExist),
+                ),
+                Ok(Err(e)) => HttpResponse::error(500, format!("cannot remove: {e}")),
+                Err(e) => HttpResponse::error(500, format!("cannot remove: {e}")),
+            }
+        }
+        method => not_allowed(format!("invalid request method: {method}"), "GET, DELETE"),
+    }
+}
+
+async fn join(registrar: Arc<Registrar>, request: &HttpRequest) -> HttpResponse {
+    let content_type = request.header("Content-Type").unwrap_or_default();
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return HttpResponse::error(400, format!("unsupported Content-Type: [{content_type}]"));
+    }
+    let (bytes, parts) = match multipart_part(content_type, &request.body, CONFIG_BLOCK_PART) {
+        Ok(found) => found,
+        Err(e) => {
+            return HttpResponse::error(400, format!("cannot read form from request body: {e}"));
+        }
+    };
+    if parts > 1 {
+        return HttpResponse::error(400, "form contains too many parts");
+    }
+    let block = match weft_protoutil::decode::<Block>("Block", &bytes) {
+        Ok(block) => block,
+        Err(e) => {
+            return HttpResponse::error(
+                400,
+                format!("cannot unmarshal file part {CONFIG_BLOCK_PART} into a block: {e}"),
+            );
+        }
+    };
+    let result = tokio::task::spawn_blocking(move || registrar.join(&block)).await;
+    match result {
+        Ok(Ok(info)) => HttpResponse::json(201, &info_json(&info))
+            .with_header("Location", channel_url(&info.name)),
+        Ok(Err(RegistrarError::ChannelAlreadyExists)) => not_allowed(
+            format!("cannot join: {}", RegistrarError::ChannelAlreadyExists),
+            "GET, DELETE",
+        ),
+        Ok(Err(RegistrarError::BadJoinBlock(e))) => HttpResponse::error(400, e),
+        Ok(Err(RegistrarError::Internal(e))) => {
+            HttpResponse::error(500, format!("cannot join: {e}"))
+        }
+        Ok(Err(e)) => HttpResponse::error(400, format!("cannot join: {e}")),
+        Err(e) => HttpResponse::error(500, format!("cannot join: {e}")),
+    }
+}
+
+/// Fabric's channel name rule: lowercase letters, digits, `.` and `-`, starting with a letter,
+/// shorter than 250 characters.
+fn check_channel_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("channel ID illegal, cannot be empty".into());
+    }
+    if id.len() > 249 {
+        return Err("channel ID illegal, cannot be longer than 249".into());
+    }
+    let first_ok = id.starts_with(|c: char| c.is_ascii_lowercase());
+    let rest_ok = id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    if !first_ok || !rest_ok {
+        return Err(format!(
+            "'{id}' contains illegal characters; allowed: lowercase letters, digits, '.', '-', starting with a letter"
+        ));
+    }
+    Ok(())
+}
+
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_ids_follow_fabric_rules() {
+        assert!(check_channel_id("mychannel").is_ok());
+        assert!(check_channel_id("my-channel.2").is_ok());
+        assert!(check_channel_id("MyChannel").is_err());
+        assert!(check_channel_id("1abc").is_err());
+        assert!(check_channel_id("").is_err());
+        assert!(check_channel_id(&"a".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn healthz_answers_ok_and_other_paths_not_found() {
+        let get = |path: &str| HttpRequest {
+            method: "GET".into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let ok = handle_operations(&get("/healthz"));
+        assert_eq!(ok.status, 200);
+        let body: serde_json::Value = serde_json::from_slice(&ok.body).unwrap();
+        assert_eq!(body["status"], "OK");
+        assert_eq!(body["time"].as_str().unwrap().len(), 20);
+        assert_eq!(handle_operations(&get("/nope")).status, 404);
+    }
+}

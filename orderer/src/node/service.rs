@@ -1,0 +1,225 @@
+//! The `orderer.AtomicBroadcast` gRPC service: Broadcast streams feed consensus, Deliver
+//! streams read the ledger (Fabric's `orderer/common/broadcast` and `common/deliver`).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use fabric_protos::common::{Envelope, Status};
+use fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcast;
+use fabric_protos::orderer::deliver_response::Type as DeliverType;
+use fabric_protos::orderer::{BroadcastResponse, DeliverResponse};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Streaming};
+use weft_comm::PeerInfo;
+use weft_msp::SigningIdentity;
+
+use super::chain::{Chain, Order};
+use super::registrar::Registrar;
+use crate::broadcast::{FilterOptions, StandardChannel, channel_header};
+use crate::deliver::{DeliverChain, DeliverOptions, Step, open_session};
+use crate::{Accepted, process_broadcast};
+
+/// Responses buffered per stream before the handler waits for the client to read.
+pub const STREAM_BUFFER: usize = 16;
+
+pub struct AtomicBroadcastService {
+    registrar: Arc<Registrar>,
+    signer: Arc<dyn SigningIdentity>,
+    filters: FilterOptions,
+    deliver: DeliverOptions,
+}
+
+impl AtomicBroadcastService {
+    pub fn new(
+        registrar: Arc<Registrar>,
+        signer: Arc<dyn SigningIdentity>,
+        filters: FilterOptions,
+        deliver: DeliverOptions,
+    ) -> Self {
+        Self {
+            registrar,
+            signer,
+            filters,
+            deliver,
+        }
+    }
+}
+
+type ResponseStream<T> = ReceiverStream<Result<T, tonic::Status>>;
+
+#[tonic::async_trait]
+impl AtomicBroadcast for AtomicBroadcastService {
+    type BroadcastStream = ResponseStream<BroadcastResponse>;
+    type DeliverStream = ResponseStream<DeliverResponse>;
+
+    async fn broadcast(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<Self::BroadcastStream>, tonic::Status> {
+        let mut incoming = request.into_inner();
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let registrar = self.registrar.clone();
+        let signer = self.signer.clone();
+        let filters = self.filters;
+        tokio::spawn(async move {
+            while let Ok(Some(envelope)) = incoming.message().await {
+                let response = broadcast_one(&registrar, signer.as_ref(), filters, &envelope).await;
+                if sender.send(Ok(response)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn deliver(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<Self::DeliverStream>, tonic::Status> {
+        let cert_hash = PeerInfo::client_cert_hash(&request);
+        let mut incoming = request.into_inner();
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let registrar = self.registrar.clone();
+        let options = self.deliver;
+        tokio::spawn(async move {
+            while let Ok(Some(envelope)) = incoming.message().await {
+                let status = deliver_one(&registrar, &options, cert_hash, &envelope, &sender).await;
+                let Some(status) = status else { return };
+                let response = DeliverResponse {
+                    r#type: Some(DeliverType::Status(status as i32)),
+                };
+                if sender.send(Ok(response)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+}
+
+async fn broadcast_one(
+    registrar: &Registrar,
+    signer: &dyn SigningIdentity,
+    filters: FilterOptions,
+    envelope: &Envelope,
+) -> BroadcastResponse {
+    let chain = channel_header(envelope)
+        .ok()
+        .and_then(|h| registrar.chain(&h.channel_id));
+    let bundle = chain.as_ref().map(|c| c.bundle());
+    let decision = process_broadcast(
+        envelope,
+        |id| {
+            let bundle = bundle.as_deref()?;
+            (bundle.channel_id() == id).then(|| StandardChannel::new(bundle, signer, filters))
+        },
+        SystemTime::now(),
+    );
+    let (chain, accepted) = match (chain, decision) {
+        (_, Err(rejection)) => return rejection.to_response(),
+        (Some(chain), Ok((_, accepted))) => (chain, accepted),
+        (None, Ok(_)) => {
+            return failure(Status::BadRequest, "channel not found".into());
+        }
+    };
+    let order = match accepted {
+        Accepted::Normal { config_sequence } => Order::Normal {
+            envelope: envelope.clone(),
+            config_sequence,
+        },
+        Accepted::ConfigUpdate {
+            config,
+            config_sequence,
+        } => Order::Config {
+            envelope: config,
+            config_sequence,
+        },
+    };
+    match chain.submit(order).await {
+        Ok(()) => Accepted::response(),
+        Err(halted) => failure(Status::ServiceUnavailable, halted.to_string()),
+    }
+}
+
+/// Serves one SeekInfo request; returns the final status to send, or `None` when the client
+/// went away.
+async fn deliver_one(
+    registrar: &Registrar,
+    options: &DeliverOptions,
+    cert_hash: Option<[u8; 32]>,
+    envelope: &Envelope,
+    sender: &mpsc::Sender<Result<DeliverResponse, tonic::Status>>,
+) -> Option<Status> {
+    let chain: Option<Arc<Chain>> = channel_header(envelope)
+        .ok()
+        .and_then(|h| registrar.chain(&h.channel_id));
+    let opened = open_session(
+        envelope,
+        SystemTime::now(),
+        options,
+        cert_hash.as_ref().map(|h| h.as_slice()),
+        |id| chain.as_deref().filter(|c| c.id() == id),
+    );
+    let (mut session, chain) = match opened {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            tracing::debug!(reason = %refusal.reason, "deliver request refused");
+            return Some(refusal.status);
+        }
+    };
+    loop {
+        if chain.errored() && !session.cursor.best_effort() {
+            return Some(Status::ServiceUnavailable);
+        }
+        match session.cursor.step(chain.height()) {
+            Step::Finish(status) => return Some(status),
+            Step::Wait => {
+                let next = session.cursor.next_number();
+                tokio::select! {
+                    waited = chain.ledger().wait_for_block(next) => {
+                        if waited.is_err() {
+                            return Some(Status::ServiceUnavailable);
+                        }
+                    }
+                    () = sender.closed() => return None,
+                }
+            }
+            Step::Send(number) => {
+                if let Err(reason) =
+                    session
+                        .access
+                        .evaluate(SystemTime::now(), chain.config_sequence(), |e| {
+                            chain.check_readers(e)
+                        })
+                {
+                    tracing::debug!(%reason, "deliver access revoked");
+                    return Some(Status::Forbidden);
+                }
+                let ledger = chain.ledger().clone();
+                let block =
+                    match tokio::task::spawn_blocking(move || ledger.block_by_number(number)).await
+                    {
+                        Ok(Ok(Some(block))) => block,
+                        _ => return Some(Status::ServiceUnavailable),
+                    };
+                let response = DeliverResponse {
+                    r#type: Some(DeliverType::Block(block)),
+                };
+                if sender.send(Ok(response)).await.is_err() {
+                    return None;
+                }
+                if let Some(status) = session.cursor.sent() {
+                    return Some(status);
+                }
+            }
+        }
+    }
+}
+
+fn failure(status: Status, info: String) -> BroadcastResponse {
+    BroadcastResponse {
+        status: status as i32,
+        info,
+    }
+}
