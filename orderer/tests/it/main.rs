@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod network;
+mod node_binary;
 mod upstream_blocks;
 mod upstream_broadcast;
 mod upstream_deliver;
