@@ -63,6 +63,7 @@ const TABLE_TIME_LIMIT: Duration = Duration::from_secs(180);
 /// the update does not raise.
 const EXTRA_ROWS: &str = "
 many_values_in_unbumped_group anchor_peer:Org1:peer1.org1:7061 write_many_values:Application/Org1:100001 Org1 reject:too_many_elements
+admins_policy_nested_60 org_policy:Org1:Admins:nested:60 - Org1 invalid_config
 ";
 
 /// Rows Weft knowingly decides differently from the upstream orderer. In each, the update's
@@ -73,7 +74,18 @@ many_values_in_unbumped_group anchor_peer:Org1:peer1.org1:7061 write_many_values
 /// extra elements). Weft accepts and drops deep groups the same way (`MAX_CONFIG_DEPTH` sits
 /// above what prost can decode), but still refuses write sets with more elements than its
 /// hostile-input bound `MAX_CONFIG_ELEMENTS`, which Fabric does not have.
-const KNOWN_DIVERGENCES: &[&str] = &["many_values_in_unbumped_group"];
+///
+/// `admins_policy_nested_60` replaces Org1's Admins policy with a signature policy 60 gates
+/// deep. Fabric's decoder reads up to 10,000 nested messages, so the orderer accepts it. prost
+/// stops at 100 nested messages, two per gate, so Weft cannot decode a policy more than 49
+/// gates deep (`weft_policy::MAX_SIGNATURE_POLICY_DEPTH` sits just above that and does not
+/// bind): the next config is refused as invalid, and a Weft node could not load the
+/// orderer's config block at all. Rows 40 gates deep agree (see the table).
+const KNOWN_DIVERGENCES: &[&str] = &["many_values_in_unbumped_group", "admins_policy_nested_60"];
+
+/// Known divergences whose config, once the orderer accepted it, Weft cannot load; the driver
+/// restores the base config through the orderer alone.
+const WEFT_CANNOT_LOAD_ACCEPTED: &[&str] = &["admins_policy_nested_60"];
 
 /// One row of the table.
 #[derive(Debug, Clone)]
@@ -198,6 +210,37 @@ fn any_role_of(msp_id: &str, roles: &[MspRoleType]) -> ConfigPolicy {
     policy(PolicyType::Signature, envelope.encode_to_vec())
 }
 
+/// A signature policy over `<msp_id>.member` in one of the table's hostile shapes:
+/// `nested` is `OutOf(1, OutOf(1, ... 'msp.member'))` with `size` gates, `wide` is
+/// `OutOf(1, 'msp.member', ...)` with `size` principals (one per rule).
+fn shaped_policy(msp_id: &str, shape: &str, size: usize) -> ConfigPolicy {
+    let leaf = |i: usize| SignaturePolicy {
+        r#type: Some(RuleType::SignedBy(i32::try_from(i).unwrap())),
+    };
+    let gate = |rules| SignaturePolicy {
+        r#type: Some(RuleType::NOutOf(NOutOf { n: 1, rules })),
+    };
+    let (rule, principals) = match shape {
+        "nested" => ((0..size).fold(leaf(0), |inner, _| gate(vec![inner])), 1),
+        "wide" => (gate((0..size).map(leaf).collect()), size),
+        other => panic!("unknown policy shape {other}"),
+    };
+    let member = MspPrincipal {
+        principal_classification: Classification::Role as i32,
+        principal: MspRole {
+            msp_identifier: msp_id.into(),
+            role: MspRoleType::Member as i32,
+        }
+        .encode_to_vec(),
+    };
+    let envelope = SignaturePolicyEnvelope {
+        version: 0,
+        rule: Some(rule),
+        identities: vec![member; principals],
+    };
+    policy(PolicyType::Signature, envelope.encode_to_vec())
+}
+
 /// An application org group in the shape the harness's configtx.yaml gives Org1 and Org2,
 /// with the MSP of the separately generated Org3 under the MSP ID `<name>MSP`.
 fn new_org_group(name: &str, org3_msp_dir: &Path) -> ConfigGroup {
@@ -316,6 +359,12 @@ fn apply_edit(root: &mut ConfigGroup, edit: &[String], org3_msp_dir: &Path) {
                     },
                 );
             }
+        }
+        "org_policy" => {
+            let policy = shaped_policy(&org_key(arg(1)), arg(3), arg(4).parse().unwrap());
+            group_at(root, &format!("Application/{}", arg(1)))
+                .policies
+                .insert(arg(2).into(), policy);
         }
         other => panic!("unknown edit {other}"),
     }
@@ -539,6 +588,19 @@ impl Live {
 
     /// The channel's latest config block, fetched from the orderer.
     fn fetch_config(&self) -> Current {
+        let block = self.fetch_config_block();
+        let (_, envelope) = config_envelope_from_block(&block).unwrap();
+        let bundle = ChannelBundle::from_config_block(&block, BundleSources::weft())
+            .unwrap_or_else(|e| panic!("Weft cannot load the orderer's config block: {e}"));
+        Current {
+            block_number: block.header.unwrap().number,
+            envelope,
+            bundle,
+        }
+    }
+
+    /// The orderer's latest config block, as `peer channel fetch config` returns it.
+    fn fetch_config_block(&self) -> Block {
         let file = self.files.join("config.block");
         let file_arg = file.display().to_string();
         let mut args = vec!["channel", "fetch", "config", &file_arg, "-c", CHANNEL];
@@ -548,14 +610,28 @@ impl Live {
             .peer_cli(ORG1_PEER, &args)
             .unwrap_or_else(|e| panic!("{e}"));
         let block = Block::decode(std::fs::read(&file).unwrap().as_slice()).unwrap();
-        let (channel, envelope) = config_envelope_from_block(&block).unwrap();
+        let (channel, _) = config_envelope_from_block(&block).unwrap();
         assert_eq!(channel, CHANNEL);
-        let bundle = ChannelBundle::from_config_block(&block, BundleSources::weft())
-            .unwrap_or_else(|e| panic!("Weft cannot load the orderer's config block: {e}"));
-        Current {
-            block_number: block.header.unwrap().number,
-            envelope,
-            bundle,
+        block
+    }
+
+    /// Waits until the orderer's latest config has `sequence` and returns it without asking
+    /// Weft to load it.
+    fn wait_for_raw_config(&self, sequence: u64) -> Config {
+        let deadline = Instant::now() + CONFIG_BLOCK_TIMEOUT;
+        loop {
+            let block = self.fetch_config_block();
+            let (_, envelope) = config_envelope_from_block(&block).unwrap();
+            let config = envelope.config.unwrap();
+            if config.sequence >= sequence {
+                assert_eq!(config.sequence, sequence, "one config block per update");
+                return config;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no config block with sequence {sequence} appeared within {CONFIG_BLOCK_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -744,6 +820,38 @@ fn config_update_table_weft_and_upstream_orderer_agree() {
             for signature in &mut submitted.signatures {
                 signature.signature = vec![0; 8];
             }
+        }
+        if WEFT_CANNOT_LOAD_ACCEPTED.contains(&case.name.as_str()) {
+            let sequence = current.bundle.sequence();
+            let weft = weft_decides(&current.bundle, &live.as_the_cli_sends_it(&submitted));
+            let weft = weft.map(|_| ());
+            let upstream = live.submit(&update_envelope(&submitted));
+            if upstream.is_ok() {
+                // The orderer's next config is the desired one; undo it through the orderer
+                // alone, since Weft cannot load it.
+                let next = live.wait_for_raw_config(sequence + 1);
+                assert_eq!(
+                    without_versions(&next),
+                    without_versions(&desired),
+                    "{}: the orderer applied the update",
+                    case.name
+                );
+                let undo = compute_update(CHANNEL, &next, &base_content).unwrap();
+                let all = ["OrdererOrg", "Org1", "Org2"].map(String::from);
+                let undone = live.submit(&update_envelope(&live.signed(&undo, &all)));
+                assert_eq!(undone, Ok(()), "revert of {}", case.name);
+                current = live.wait_for_sequence(sequence + 2);
+                reverts += 1;
+            }
+            lines.push(Line {
+                row: case.name.clone(),
+                expect: case.expect.clone(),
+                weft_kind: table_kind(&weft),
+                weft: shown(&weft),
+                upstream: shown(&upstream),
+                agree: weft.is_ok() == upstream.is_ok(),
+            });
+            continue;
         }
         let before = current.config().clone();
         let mut outcome = ask_both(&mut live, current, &submitted, &case.name);
