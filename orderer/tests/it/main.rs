@@ -8,3 +8,4 @@ mod node_binary;
 mod upstream_blocks;
 mod upstream_broadcast;
 mod upstream_deliver;
+mod upstream_node;
