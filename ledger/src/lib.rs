@@ -35,6 +35,7 @@
 mod error;
 mod index;
 mod keys;
+pub mod kv;
 pub mod options;
 mod prepare;
 mod segment;

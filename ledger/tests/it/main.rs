@@ -4,8 +4,12 @@
 mod child;
 mod crash;
 mod footprint;
+pub mod kv_commit_hash;
+mod kv_mvcc;
+mod kv_store;
 mod recovery;
 mod roundtrip;
+mod upstream_commit_hash;
 
 use fabric_protos::common::Block;
 use weft_ledger::testing;

@@ -1,0 +1,52 @@
+//! Errors of the state store, MVCC validation and commit hashing.
+
+/// Everything that can go wrong in [`crate::kv`].
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error(
+        "stored version bytes are malformed ({0}); the state database is corrupt, rebuild it from the block store"
+    )]
+    BadVersionBytes(String),
+
+    #[error(
+        "state entry for namespace {namespace:?} is malformed ({reason}); the state database is corrupt, rebuild it from the block store"
+    )]
+    CorruptEntry { namespace: String, reason: String },
+
+    #[error(
+        "the state database at {path} failed: {reason}; check the disk, or stop the node and rebuild the state from the block store"
+    )]
+    Db { path: String, reason: String },
+
+    #[error(
+        "transaction {tx_index} carries a read-write set that does not decode ({reason}); it should have been marked BAD_RWSET before MVCC validation"
+    )]
+    BadRwSet { tx_index: usize, reason: String },
+
+    #[error(
+        "transaction {tx_index} has a range query whose merkle summary has max_degree {max_degree} (below 2); Fabric peers stop committing on such a block too"
+    )]
+    BadMerkleDegree { tx_index: usize, max_degree: u32 },
+
+    #[error(
+        "transaction {tx_index} has a range query raw read of key {key:?} without a version; Fabric peers stop committing on such a block too"
+    )]
+    RangeReadWithoutVersion { tx_index: usize, key: String },
+
+    #[error(
+        "transaction at {height} writes metadata of a key in namespace {namespace:?} that an earlier transaction of the same block deleted; Fabric peers stop committing on this block too"
+    )]
+    MetadataOnDeletedKey {
+        namespace: String,
+        height: super::Height,
+    },
+
+    #[error(
+        "block {block} has {codes} validation codes but {txs} transactions; the caller must pass one code per transaction"
+    )]
+    CodeCountMismatch {
+        block: u64,
+        codes: usize,
+        txs: usize,
+    },
+}
