@@ -54,6 +54,31 @@ fn upstream_peers_commit_a_lifecycle_approval_ordered_by_weft() {
         assert_eq!(network.channel_height(peer).unwrap(), 1, "{peer}");
     }
 
+    // As Fabric: joining a channel again is 405 (GET and DELETE allowed) with {"error": ...}.
+    let genesis = network.genesis_block().display().to_string();
+    let (status, body) = network
+        .osnadmin(
+            &orderer,
+            &[
+                "channel",
+                "join",
+                "--channelID",
+                CHANNEL,
+                "--config-block",
+                &genesis,
+            ],
+        )
+        .unwrap();
+    assert_eq!(status, 405, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("channel already exists"),
+        "{body}"
+    );
+
     let mut approve: Vec<String> = [
         "lifecycle",
         "chaincode",
