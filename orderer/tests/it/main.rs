@@ -9,3 +9,4 @@ mod upstream_blocks;
 mod upstream_broadcast;
 mod upstream_deliver;
 mod upstream_node;
+mod upstream_registrar;

@@ -1,0 +1,155 @@
+//! The node's channel registry and single-node sequencer on a channel made by upstream
+//! `configtxgen`: joining as a consenter (Fabric's channel participation `Join`), cutting
+//! blocks by `BatchSize.MaxMessageCount` and by `BatchTimeout` (Fabric's blockcutter and
+//! the batch timer of its consenters), and serving the channel again after a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fabric_protos::common::HeaderType;
+use weft_ledger::{BlockStore, StoreOptions};
+use weft_msp::SigningIdentity;
+use weft_orderer::broadcast::FilterOptions;
+use weft_orderer::node::chain::{Order, SequencerContext};
+use weft_orderer::node::registrar::{Registrar, RegistrarError};
+
+use crate::network::{CHANNEL, Network, signed_envelope};
+
+const ORDERER_TLS: &str =
+    "crypto/ordererOrganizations/example.com/orderers/orderer.example.com/tls/server.crt";
+const OTHER_TLS: &str =
+    "crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt";
+
+fn registrar(network: &Network, store: BlockStore, tls: &str) -> Registrar {
+    let signer: Arc<dyn SigningIdentity> = network.orderer();
+    let pem = std::fs::read(network.dir.path().join(tls)).unwrap();
+    let context = SequencerContext {
+        signer,
+        filters: FilterOptions::default(),
+    };
+    Registrar::new(store, context, Some(&pem)).unwrap()
+}
+
+async fn wait_for_height(registrar: &Registrar, height: u64) {
+    let chain = registrar.chain(CHANNEL).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        chain.ledger().wait_for_block(height - 1),
+    )
+    .await
+    .expect("the block was not written in time")
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_channel_cuts_blocks_by_count_and_timeout_and_survives_a_restart() {
+    let network = Network::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path(), StoreOptions::default()).unwrap();
+
+    // A node whose TLS certificate is not among the consenters cannot join (followers are
+    // not supported yet), and nothing is written.
+    let outsider = registrar(network, store.clone(), OTHER_TLS);
+    assert!(matches!(
+        outsider.join(&network.genesis),
+        Err(RegistrarError::FollowerUnsupported)
+    ));
+    assert!(outsider.channel_ids().is_empty());
+
+    let node = registrar(network, store.clone(), ORDERER_TLS);
+    let info = tokio::task::block_in_place(|| node.join(&network.genesis)).unwrap();
+    assert_eq!(info.name, CHANNEL);
+    assert_eq!(info.consensus_relation, "consenter");
+    assert_eq!(info.status, "active");
+    assert_eq!(info.height, 1);
+    assert!(matches!(
+        tokio::task::block_in_place(|| node.join(&network.genesis)),
+        Err(RegistrarError::ChannelAlreadyExists)
+    ));
+
+    // MaxMessageCount is 10: ten envelopes make block 1 at once.
+    let user = network.org1_user();
+    let chain = node.chain(CHANNEL).unwrap();
+    for i in 0..10u8 {
+        let envelope = signed_envelope(
+            user.as_ref(),
+            HeaderType::EndorserTransaction,
+            CHANNEL,
+            vec![i; 8],
+        );
+        chain
+            .submit(Order::Normal {
+                envelope,
+                config_sequence: 0,
+            })
+            .await
+            .unwrap();
+    }
+    wait_for_height(&node, 2).await;
+    let block1 = chain.ledger().block_by_number(1).unwrap().unwrap();
+    assert_eq!(block1.data.as_ref().unwrap().data.len(), 10);
+    let signatures = weft_orderer::block_signed_data(&block1).unwrap();
+    assert_eq!(signatures.len(), 1, "one orderer signature");
+
+    // A single envelope waits for BatchTimeout (2s) and is then cut alone.
+    let started = Instant::now();
+    let envelope = signed_envelope(
+        user.as_ref(),
+        HeaderType::EndorserTransaction,
+        CHANNEL,
+        vec![42; 8],
+    );
+    chain
+        .submit(Order::Normal {
+            envelope,
+            config_sequence: 0,
+        })
+        .await
+        .unwrap();
+    wait_for_height(&node, 3).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "cut after {waited:?}"
+    );
+    let block2 = chain.ledger().block_by_number(2).unwrap().unwrap();
+    assert_eq!(block2.data.as_ref().unwrap().data.len(), 1);
+
+    // Restart: a new registry over the same store serves the channel from its tip.
+    drop(chain);
+    node.chain(CHANNEL).unwrap().halt();
+    drop(node);
+    let restarted = registrar(network, store.clone(), ORDERER_TLS);
+    tokio::task::block_in_place(|| restarted.restore()).unwrap();
+    assert_eq!(restarted.info(CHANNEL).unwrap().height, 3);
+    let chain = restarted.chain(CHANNEL).unwrap();
+    for i in 0..10u8 {
+        let envelope = signed_envelope(
+            user.as_ref(),
+            HeaderType::EndorserTransaction,
+            CHANNEL,
+            vec![i; 4],
+        );
+        chain
+            .submit(Order::Normal {
+                envelope,
+                config_sequence: 0,
+            })
+            .await
+            .unwrap();
+    }
+    wait_for_height(&restarted, 4).await;
+    let block3 = chain.ledger().block_by_number(3).unwrap().unwrap();
+    assert_eq!(
+        block3.header.as_ref().unwrap().previous_hash,
+        weft_protoutil::block_header_hash(block2.header.as_ref().unwrap()).to_vec()
+    );
+
+    // Removal forgets the channel and its ledger.
+    tokio::task::block_in_place(|| restarted.remove(CHANNEL)).unwrap();
+    assert!(matches!(
+        restarted.info(CHANNEL),
+        Err(RegistrarError::ChannelNotExist)
+    ));
+    assert_eq!(store.channels().unwrap(), Vec::<String>::new());
+}
