@@ -19,11 +19,6 @@ pub enum KvError {
     Db { path: String, reason: String },
 
     #[error(
-        "transaction {tx_index} carries a read-write set that does not decode ({reason}); it should have been marked BAD_RWSET before MVCC validation"
-    )]
-    BadRwSet { tx_index: usize, reason: String },
-
-    #[error(
         "transaction {tx_index} has a range query whose merkle summary has max_degree {max_degree} (below 2); Fabric peers stop committing on such a block too"
     )]
     BadMerkleDegree { tx_index: usize, max_degree: u32 },
@@ -39,14 +34,5 @@ pub enum KvError {
     MetadataOnDeletedKey {
         namespace: String,
         height: super::Height,
-    },
-
-    #[error(
-        "block {block} has {codes} validation codes but {txs} transactions; the caller must pass one code per transaction"
-    )]
-    CodeCountMismatch {
-        block: u64,
-        codes: usize,
-        txs: usize,
     },
 }

@@ -452,3 +452,89 @@ fn apply_write_set(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{MemoryStateStore, NsRwSet};
+    use fabric_protos::kvrwset::KvWrite;
+
+    fn writer(key: &str) -> TxRwSet {
+        TxRwSet {
+            ns_rwsets: vec![NsRwSet {
+                namespace: "cc".into(),
+                kv: KvrwSet {
+                    writes: vec![KvWrite {
+                        key: key.into(),
+                        is_delete: false,
+                        value: b"v".to_vec(),
+                    }],
+                    ..Default::default()
+                },
+                collections: Vec::new(),
+            }],
+        }
+    }
+
+    use fabric_protos::kvrwset::KvrwSet;
+
+    #[test]
+    fn transactions_without_rwset_keep_their_code_and_write_nothing() {
+        let store = MemoryStateStore::new();
+        let set = writer("k");
+        let txs = [
+            BlockTx {
+                code: TxValidationCode::Valid,
+                rwset: None,
+            },
+            BlockTx {
+                code: TxValidationCode::BadPayload,
+                rwset: None,
+            },
+            BlockTx {
+                code: TxValidationCode::Valid,
+                rwset: Some(&set),
+            },
+        ];
+        let out = validate_block(&store, 2, &txs).unwrap();
+        assert_eq!(
+            out.codes,
+            [
+                TxValidationCode::Valid,
+                TxValidationCode::BadPayload,
+                TxValidationCode::Valid
+            ]
+        );
+        assert_eq!(out.batch.public().len(), 1);
+        assert_eq!(
+            out.batch.get_public("cc", b"k").map(|e| e.version),
+            Some(Height::new(2, 2))
+        );
+    }
+
+    #[test]
+    fn merkle_degree_below_two_stops_the_block() {
+        let store = MemoryStateStore::new();
+        let mut set = writer("k");
+        set.ns_rwsets[0].kv.range_queries_info.push(RangeQueryInfo {
+            start_key: "a".into(),
+            end_key: "b".into(),
+            itr_exhausted: true,
+            reads_info: Some(ReadsInfo::ReadsMerkleHashes(
+                fabric_protos::kvrwset::QueryReadsMerkleSummary {
+                    max_degree: 1,
+                    max_level: 1,
+                    max_level_hashes: Vec::new(),
+                },
+            )),
+        });
+        let txs = [BlockTx {
+            code: TxValidationCode::Valid,
+            rwset: Some(&set),
+        }];
+        assert!(matches!(
+            validate_block(&store, 1, &txs),
+            Err(KvError::BadMerkleDegree { max_degree: 1, .. })
+        ));
+    }
+}
