@@ -41,13 +41,16 @@ impl BatchEntry {
 /// Keys of one namespace (or one collection) mapped to their latest change.
 pub type KeyUpdates = BTreeMap<Vec<u8>, BatchEntry>;
 
-/// Public writes and hashed private-collection writes of a block, latest change per key.
+/// Public writes, hashed private-collection writes and private writes of a block, latest change
+/// per key. Only the first two enter the commit hash.
 ///
-/// Keys are bytes: public keys are the UTF-8 key, hashed keys the SHA-256 of the private key.
+/// Keys are bytes: public and private keys are the UTF-8 key, hashed keys the SHA-256 of the
+/// private key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateBatch {
     public: BTreeMap<String, KeyUpdates>,
     hashed: BTreeMap<String, BTreeMap<String, KeyUpdates>>,
+    private: BTreeMap<String, BTreeMap<String, KeyUpdates>>,
 }
 
 /// The state namespace under which Fabric keeps the hashes of collection `coll` of `ns`
@@ -56,13 +59,19 @@ pub fn hashed_namespace(ns: &str, coll: &str) -> String {
     format!("{ns}$$h{coll}")
 }
 
+/// The state namespace under which Fabric keeps the private values of collection `coll` of
+/// `ns` (F25 privacyenabledstate/db.go).
+pub fn private_namespace(ns: &str, coll: &str) -> String {
+    format!("{ns}$$p{coll}")
+}
+
 impl UpdateBatch {
     pub fn new() -> Self {
         Self::default()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.public.is_empty() && self.hashed.is_empty()
+        self.public.is_empty() && self.hashed.is_empty() && self.private.is_empty()
     }
 
     pub fn put_public(&mut self, ns: &str, key: &[u8], entry: BatchEntry) {
@@ -79,6 +88,24 @@ impl UpdateBatch {
             .entry(coll.to_owned())
             .or_default()
             .insert(key_hash.to_vec(), entry);
+    }
+
+    pub fn put_private(&mut self, ns: &str, coll: &str, key: &[u8], entry: BatchEntry) {
+        self.private
+            .entry(ns.to_owned())
+            .or_default()
+            .entry(coll.to_owned())
+            .or_default()
+            .insert(key.to_vec(), entry);
+    }
+
+    pub fn get_private(&self, ns: &str, coll: &str, key: &[u8]) -> Option<&BatchEntry> {
+        self.private.get(ns)?.get(coll)?.get(key)
+    }
+
+    /// Private updates by namespace, then collection, then key.
+    pub fn private(&self) -> &BTreeMap<String, BTreeMap<String, KeyUpdates>> {
+        &self.private
     }
 
     pub fn get_public(&self, ns: &str, key: &[u8]) -> Option<&BatchEntry> {
@@ -121,7 +148,8 @@ impl UpdateBatch {
             .flat_map(move |keys| keys.range((lower.clone(), upper.clone())))
     }
 
-    /// Every change as (state namespace, key, entry), hashed ones under [`hashed_namespace`].
+    /// Every change as (state namespace, key, entry), hashed ones under [`hashed_namespace`],
+    /// private ones under [`private_namespace`].
     pub fn state_changes(&self) -> impl Iterator<Item = (String, &Vec<u8>, &BatchEntry)> + '_ {
         let public = self
             .public
@@ -133,6 +161,12 @@ impl UpdateBatch {
                 keys.iter().map(move |(k, e)| (state_ns.clone(), k, e))
             })
         });
-        public.chain(hashed)
+        let private = self.private.iter().flat_map(|(ns, colls)| {
+            colls.iter().flat_map(move |(coll, keys)| {
+                let state_ns = private_namespace(ns, coll);
+                keys.iter().map(move |(k, e)| (state_ns.clone(), k, e))
+            })
+        });
+        public.chain(hashed).chain(private)
     }
 }

@@ -29,6 +29,25 @@ pub enum KvError {
     RangeReadWithoutVersion { tx_index: usize, key: String },
 
     #[error(
+        "private data of transaction {tx_index} for collection {namespace}/{collection} does not match the hash in the block; the private data source is faulty, fetch it again"
+    )]
+    PrivateDataHashMismatch {
+        tx_index: usize,
+        namespace: String,
+        collection: String,
+    },
+
+    #[error(
+        "private data of transaction {tx_index} for collection {namespace}/{collection} does not decode ({reason}); the private data source is faulty, fetch it again"
+    )]
+    BadPrivateData {
+        tx_index: usize,
+        namespace: String,
+        collection: String,
+        reason: String,
+    },
+
+    #[error(
         "transaction at {height} writes metadata of a key in namespace {namespace:?} that an earlier transaction of the same block deleted; Fabric peers stop committing on this block too"
     )]
     MetadataOnDeletedKey {

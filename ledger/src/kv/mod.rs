@@ -7,7 +7,8 @@
 //! endorsement policies), then calls [`validate_block`] with those codes. It writes the returned
 //! codes into TRANSACTIONS_FILTER, computes [`update_bytes`] and [`commit_hash`] from the
 //! returned [`UpdateBatch`] and stores [`commit_hash_metadata`] in the block's COMMIT_HASH
-//! metadata, appends the block, then applies the batch with
+//! metadata, appends the block, adds the private data it holds for the block's transactions
+//! with [`prepare_private_writes`], then applies the batch with
 //! [`VersionedStore::apply`] at the block's last transaction height.
 
 mod batch;
@@ -15,17 +16,21 @@ mod commit_hash;
 mod error;
 mod height;
 mod merkle;
+mod private;
 mod rwset;
 mod store;
 mod validate;
 
-pub use batch::{BatchEntry, KeyUpdates, UpdateBatch, VersionedValue, hashed_namespace};
+pub use batch::{
+    BatchEntry, KeyUpdates, UpdateBatch, VersionedValue, hashed_namespace, private_namespace,
+};
 pub use commit_hash::{
     KvWriteRecord, Updates, commit_hash, commit_hash_metadata, update_bytes, updates_message,
 };
 pub use error::KvError;
 pub use height::{Height, decode_ordered_u64, encode_ordered_u64};
 pub use merkle::{MerkleBuilder, RangeSummary, summarize_range_reads};
+pub use private::prepare_private_writes;
 pub use rwset::{CollHashedRwSet, NsRwSet, TxRwSet};
 pub use store::{LevelDbChannelState, LevelDbStateDb, MemoryStateStore, ScanItem, VersionedStore};
 pub use validate::{BlockTx, ValidatedBlock, validate_block};

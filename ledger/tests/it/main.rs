@@ -6,6 +6,7 @@ mod crash;
 mod footprint;
 pub mod kv_commit_hash;
 mod kv_mvcc;
+mod kv_private;
 mod kv_store;
 mod recovery;
 mod roundtrip;
