@@ -12,6 +12,7 @@ use weft_orderer::broadcast::FilterOptions;
 use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::admin::{AdminTls, build_acceptor, serve_admin, serve_operations};
 use weft_orderer::node::chain::SequencerContext;
+use weft_orderer::node::raft::RaftDriver;
 use weft_orderer::node::registrar::Registrar;
 use weft_orderer::node::service::AtomicBroadcastService;
 
@@ -81,9 +82,16 @@ async fn run() -> Result<(), String> {
     let filters = FilterOptions {
         no_expiration_checks: config.general.authentication_no_expiration_checks,
     };
+    let wal_dir = config
+        .consensus
+        .wal_dir
+        .clone()
+        .unwrap_or_else(|| config.file_ledger_location.join("etcdraft").join("wal"));
+    let raft = RaftDriver::start(&wal_dir, config.consensus.tick_interval_override)?;
     let context = SequencerContext {
         signer: signer.clone(),
         filters,
+        raft: Some(raft),
     };
     let registrar = Arc::new(
         Registrar::new(store, context, tls_cert_pem.as_deref()).map_err(|e| e.to_string())?,

@@ -19,9 +19,12 @@ use tokio::time::Instant;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_msp::SigningIdentity;
 
+use super::raft::{DriverError, RaftDriver, SINGLE_CONSENTER_ID};
 use crate::broadcast::{FilterOptions, StandardChannel};
 use crate::deliver::{DeliverChain, check_readers};
-use crate::{BlockCutter, BlockKind, BlockWriter};
+use crate::{BlockCutter, BlockKind, BlockWriter, is_config_envelope};
+use weft_channelconfig::Consensus;
+use weft_orderer_raft::{Applied, ChainOptions, RaftError};
 
 /// Envelopes waiting for the sequencer of one channel; Broadcast streams wait for room.
 pub const ORDER_QUEUE_CAPACITY: usize = 1000;
@@ -141,7 +144,13 @@ impl DeliverChain for Chain {
 pub struct SequencerContext {
     pub signer: Arc<dyn SigningIdentity>,
     pub filters: FilterOptions,
+    /// Blocks go through this node's Raft driver when set (the orderer binary always sets
+    /// it); without it they are written directly (an in-process sequencer, for tests).
+    pub raft: Option<RaftDriver>,
 }
+
+/// Time between two proposals while the channel's raft group has no leader yet.
+pub const LEADER_WAIT_RETRY: Duration = Duration::from_millis(100);
 
 /// The single-node consenter: a task per channel that cuts batches with [`BlockCutter`]
 /// (by `BatchSize`, and by `BatchTimeout` while a batch is pending) and writes blocks.
@@ -174,6 +183,13 @@ pub fn start_chain(
         .orderer()
         .ok_or("the channel config has no Orderer group")?;
     let cutter = BlockCutter::new(orderer.batch_size);
+    let raft_options = match &orderer.consensus {
+        Consensus::EtcdRaft(metadata) => {
+            ChainOptions::from_etcdraft(&metadata.options.clone().unwrap_or_default())
+                .map_err(|e| format!("the channel's etcdraft options: {e}"))?
+        }
+        _ => ChainOptions::default(),
+    };
     let chain = Arc::new(Chain {
         id: bundle.channel_id().to_string(),
         ledger,
@@ -195,8 +211,10 @@ pub fn start_chain(
         writer,
         cutter,
         context,
+        applied: None,
     };
-    tokio::spawn(task.run(receiver));
+    let tip_raft_index = block_raft_index(tip);
+    tokio::spawn(task.run(receiver, raft_options, tip_raft_index));
     Ok(chain)
 }
 
@@ -205,13 +223,49 @@ struct SequencerTask {
     writer: BlockWriter,
     cutter: BlockCutter,
     context: SequencerContext,
+    /// What the channel's raft group committed, when blocks go through Raft.
+    applied: Option<mpsc::UnboundedReceiver<Applied>>,
+}
+
+async fn next_applied(applied: &mut Option<mpsc::UnboundedReceiver<Applied>>) -> Option<Applied> {
+    match applied {
+        Some(receiver) => receiver.recv().await,
+        None => futures::future::pending().await,
+    }
 }
 
 impl SequencerTask {
-    async fn run(mut self, mut receiver: mpsc::Receiver<Order>) {
+    async fn run(
+        mut self,
+        mut receiver: mpsc::Receiver<Order>,
+        raft_options: ChainOptions,
+        tip_raft_index: u64,
+    ) {
+        if let Some(driver) = self.context.raft.clone() {
+            let (sink, applied) = mpsc::unbounded_channel();
+            if let Err(e) = driver
+                .start_channel(&self.chain.id, raft_options, tip_raft_index, sink)
+                .await
+            {
+                let _ = self.fail::<()>(format!("cannot start the raft group: {e}"));
+                return;
+            }
+            self.applied = Some(applied);
+        }
         let mut deadline: Option<Instant> = None;
         loop {
             let order = tokio::select! {
+                entry = next_applied(&mut self.applied) => {
+                    // Committed before this run (WAL replay after a restart).
+                    let Some(entry) = entry else {
+                        let _ = self.fail::<()>("the consensus driver stopped".into());
+                        return;
+                    };
+                    if self.apply(entry).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 order = receiver.recv() => order,
                 () = sleep_until(deadline), if deadline.is_some() => {
                     deadline = None;
@@ -301,8 +355,13 @@ impl SequencerTask {
         for batch in batches {
             self.write(batch, BlockKind::Normal).await?;
         }
-        let block = self.write(config_batch, BlockKind::Config).await?;
-        match ChannelBundle::from_config_block(&block, BundleSources::weft()) {
+        self.write(config_batch, BlockKind::Config).await?;
+        Ok(())
+    }
+
+    /// Makes a just-written config block the channel's config.
+    fn adopt_config(&mut self, block: &Block) -> Result<(), ()> {
+        match ChannelBundle::from_config_block(block, BundleSources::weft()) {
             Ok(new_bundle) => {
                 if let Some(orderer) = new_bundle.orderer() {
                     self.cutter.set_batch_size(orderer.batch_size);
@@ -310,11 +369,9 @@ impl SequencerTask {
                 self.chain.set_bundle(new_bundle);
                 Ok(())
             }
-            Err(e) => {
-                tracing::error!(channel = %self.chain.id, error = %e, "committed config block does not form a valid config; halting the channel");
-                self.chain.errored.store(true, AtomicOrdering::Relaxed);
-                Err(())
-            }
+            Err(e) => self.fail(format!(
+                "committed config block does not form a valid config: {e}"
+            )),
         }
     }
 
@@ -325,25 +382,99 @@ impl SequencerTask {
             .map_or(Duration::from_secs(2), |o| o.batch_timeout)
     }
 
+    /// Orders `batch` as the next block and returns it once it is in the ledger.
     async fn write(&mut self, batch: Vec<Envelope>, kind: BlockKind) -> Result<Block, ()> {
-        let next = self.writer.last_number() + 1;
+        let Some(driver) = self.context.raft.clone() else {
+            let block = self.writer.create_next_block(&batch);
+            let number = self.writer.last_number();
+            return self.commit_and_append(block, kind, number).await;
+        };
+        // As etcdraft: the leader proposes the unsigned block; it is signed, with the raft
+        // index in its metadata, when the entry is committed.
+        let block = self.writer.create_next_block(&batch);
+        let number = self.writer.last_number();
+        let data = block.encode_to_vec();
+        loop {
+            match driver.propose(&self.chain.id, data.clone()).await {
+                Ok(()) => break,
+                Err(DriverError::Raft(RaftError::NotLeader { .. })) => {
+                    tokio::time::sleep(LEADER_WAIT_RETRY).await;
+                }
+                Err(e) => return self.fail(format!("cannot propose block {number}: {e}")),
+            }
+        }
+        loop {
+            let Some(entry) = next_applied(&mut self.applied).await else {
+                return self.fail("the consensus driver stopped".into());
+            };
+            if let Some(written) = self.apply(entry).await?
+                && written.header.as_ref().is_some_and(|h| h.number == number)
+            {
+                return Ok(written);
+            }
+        }
+    }
+
+    /// Writes a block committed by Raft; returns it, or `None` for entries that are not new
+    /// blocks (already in the ledger, membership changes, snapshots).
+    async fn apply(&mut self, entry: Applied) -> Result<Option<Block>, ()> {
+        let Applied::Block { raft_index, data } = entry else {
+            return Ok(None);
+        };
+        let block = match weft_protoutil::decode::<Block>("Block", &data) {
+            Ok(block) => block,
+            Err(e) => return self.fail(format!("raft entry {raft_index} is not a block: {e}")),
+        };
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        let height = self.chain.ledger.height().unwrap_or(0);
+        if number < height {
+            return Ok(None);
+        }
+        if number != height {
+            return self.fail(format!(
+                "raft entry {raft_index} holds block {number} but the ledger expects {height}"
+            ));
+        }
+        let kind = match block.data.as_ref().map(|d| d.data.as_slice()) {
+            Some([only]) if is_config_bytes(only) => BlockKind::Config,
+            _ => BlockKind::Normal,
+        };
+        let written = self.commit_and_append(block, kind, raft_index).await?;
+        // Continue the chain from what is now in the ledger.
+        self.writer = match BlockWriter::new(&written, self.context.signer.clone()) {
+            Ok(writer) => writer,
+            Err(e) => return self.fail(format!("cannot continue after block {number}: {e}")),
+        };
+        Ok(Some(written))
+    }
+
+    async fn commit_and_append(
+        &mut self,
+        mut block: Block,
+        kind: BlockKind,
+        raft_index: u64,
+    ) -> Result<Block, ()> {
+        let number = block.header.as_ref().map_or(0, |h| h.number);
         let metadata = etcdraft::BlockMetadata {
-            consenter_ids: vec![1],
-            next_consenter_id: 2,
-            raft_index: next,
+            consenter_ids: vec![SINGLE_CONSENTER_ID],
+            next_consenter_id: SINGLE_CONSENTER_ID + 1,
+            raft_index,
         }
         .encode_to_vec();
-        let block = match self.writer.write(&batch, kind, &metadata) {
-            Ok(block) => block,
-            Err(e) => return self.fail(format!("cannot create block {next}: {e}")),
-        };
+        if let Err(e) = self.writer.commit(&mut block, kind, &metadata) {
+            return self.fail(format!("cannot sign block {number}: {e}"));
+        }
         let ledger = self.chain.ledger.clone();
         let to_append = block.clone();
         match tokio::task::spawn_blocking(move || ledger.append(&to_append)).await {
-            Ok(Ok(())) => Ok(block),
-            Ok(Err(e)) => self.fail(format!("cannot append block {next}: {e}")),
-            Err(e) => self.fail(format!("block append task failed: {e}")),
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return self.fail(format!("cannot append block {number}: {e}")),
+            Err(e) => return self.fail(format!("block append task failed: {e}")),
         }
+        if kind == BlockKind::Config {
+            self.adopt_config(&block)?;
+        }
+        Ok(block)
     }
 
     fn fail<T>(&self, reason: String) -> Result<T, ()> {
@@ -359,6 +490,31 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => futures::future::pending().await,
     }
+}
+
+fn is_config_bytes(envelope: &[u8]) -> bool {
+    weft_protoutil::decode::<Envelope>("Envelope", envelope).is_ok_and(|e| is_config_envelope(&e))
+}
+
+/// The raft index an orderer recorded in `block` (etcdraft `BlockMetadata.raft_index` inside
+/// the SIGNATURES slot); 0 for the genesis block or anything unreadable.
+fn block_raft_index(block: &Block) -> u64 {
+    use fabric_protos::common::{BlockMetadataIndex, Metadata, OrdererBlockMetadata};
+    let slot = block
+        .metadata
+        .as_ref()
+        .and_then(|m| m.metadata.get(BlockMetadataIndex::Signatures as usize));
+    let Some(slot) = slot else { return 0 };
+    weft_protoutil::decode::<Metadata>("Metadata", slot)
+        .ok()
+        .and_then(|m| {
+            weft_protoutil::decode::<OrdererBlockMetadata>("OrdererBlockMetadata", &m.value).ok()
+        })
+        .and_then(|o| weft_protoutil::decode::<Metadata>("Metadata", &o.consenter_metadata).ok())
+        .and_then(|m| {
+            weft_protoutil::decode::<etcdraft::BlockMetadata>("BlockMetadata", &m.value).ok()
+        })
+        .map_or(0, |b| b.raft_index)
 }
 
 /// The CONFIG_UPDATE envelope a CONFIG envelope was made from (`ConfigEnvelope.last_update`).

@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod chain;
 pub mod http;
+pub mod raft;
 pub mod registrar;
 pub mod service;

@@ -11,6 +11,7 @@ use weft_ledger::{BlockStore, StoreOptions};
 use weft_msp::SigningIdentity;
 use weft_orderer::broadcast::FilterOptions;
 use weft_orderer::node::chain::{Order, SequencerContext};
+use weft_orderer::node::raft::RaftDriver;
 use weft_orderer::node::registrar::{Registrar, RegistrarError};
 
 use crate::network::{CHANNEL, Network, signed_envelope};
@@ -21,11 +22,21 @@ const OTHER_TLS: &str =
     "crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt";
 
 fn registrar(network: &Network, store: BlockStore, tls: &str) -> Registrar {
+    registrar_with(network, store, tls, None)
+}
+
+fn registrar_with(
+    network: &Network,
+    store: BlockStore,
+    tls: &str,
+    raft: Option<RaftDriver>,
+) -> Registrar {
     let signer: Arc<dyn SigningIdentity> = network.orderer();
     let pem = std::fs::read(network.dir.path().join(tls)).unwrap();
     let context = SequencerContext {
         signer,
         filters: FilterOptions::default(),
+        raft,
     };
     Registrar::new(store, context, Some(&pem)).unwrap()
 }
@@ -33,7 +44,7 @@ fn registrar(network: &Network, store: BlockStore, tls: &str) -> Registrar {
 async fn wait_for_height(registrar: &Registrar, height: u64) {
     let chain = registrar.chain(CHANNEL).unwrap();
     tokio::time::timeout(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         chain.ledger().wait_for_block(height - 1),
     )
     .await
@@ -152,4 +163,81 @@ async fn joined_channel_cuts_blocks_by_count_and_timeout_and_survives_a_restart(
         Err(RegistrarError::ChannelNotExist)
     ));
     assert_eq!(store.channels().unwrap(), Vec::<String>::new());
+}
+
+/// The same channel with blocks going through a one-member Raft group (Fabric's etcdraft with a
+/// single consenter): the group elects itself, blocks carry the raft index of their entry, and
+/// the batch timer still cuts a lone envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_go_through_a_single_member_raft_group() {
+    use fabric_protos::common::{BlockMetadataIndex, Metadata, OrdererBlockMetadata};
+    use prost::Message;
+
+    let network = Network::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path().join("ledger"), StoreOptions::default()).unwrap();
+    let driver =
+        RaftDriver::start(&dir.path().join("wal"), Some(Duration::from_millis(50))).unwrap();
+    let node = registrar_with(network, store, ORDERER_TLS, Some(driver));
+    tokio::task::block_in_place(|| node.join(&network.genesis)).unwrap();
+    let chain = node.chain(CHANNEL).unwrap();
+    let user = network.org1_user();
+    let raft_index = |number: u64| {
+        let block = chain.ledger().block_by_number(number).unwrap().unwrap();
+        let slot =
+            &block.metadata.as_ref().unwrap().metadata[BlockMetadataIndex::Signatures as usize];
+        let value = Metadata::decode(slot.as_slice()).unwrap().value;
+        let consenter = OrdererBlockMetadata::decode(value.as_slice())
+            .unwrap()
+            .consenter_metadata;
+        let raw = Metadata::decode(consenter.as_slice()).unwrap().value;
+        fabric_protos::etcdraft::BlockMetadata::decode(raw.as_slice()).unwrap()
+    };
+    for i in 0..10u8 {
+        let envelope = signed_envelope(
+            user.as_ref(),
+            HeaderType::EndorserTransaction,
+            CHANNEL,
+            vec![i; 8],
+        );
+        chain
+            .submit(Order::Normal {
+                envelope,
+                config_sequence: 0,
+            })
+            .await
+            .unwrap();
+    }
+    wait_for_height(&node, 2).await;
+    let first = raft_index(1);
+    assert_eq!(first.consenter_ids, vec![1]);
+    assert_eq!(first.next_consenter_id, 2);
+    assert!(first.raft_index > 0, "{first:?}");
+    let envelope = signed_envelope(
+        user.as_ref(),
+        HeaderType::EndorserTransaction,
+        CHANNEL,
+        vec![7; 3],
+    );
+    chain
+        .submit(Order::Normal {
+            envelope,
+            config_sequence: 0,
+        })
+        .await
+        .unwrap();
+    wait_for_height(&node, 3).await;
+    assert!(raft_index(2).raft_index > first.raft_index);
+    assert_eq!(
+        chain
+            .ledger()
+            .block_by_number(2)
+            .unwrap()
+            .unwrap()
+            .data
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
 }

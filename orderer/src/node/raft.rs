@@ -1,0 +1,242 @@
+//! The node's Raft driver: one OS thread owns `weft-orderer-raft`'s [`ConsensusNode`] with its
+//! durable [`SharedWal`] (under `Consensus.WALDir`), ticks it, and hands what each channel's
+//! group commits back to that channel's sequencer.
+//!
+//! This milestone has no cluster transport: only channels whose sole consenter is this node
+//! are served, so raft messages addressed to other nodes are dropped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use weft_orderer_raft::{
+    Applied, ChainOptions, ChannelLog, ConsensusNode, Message, RaftError, SharedWal, Transport,
+};
+
+/// Commands waiting for the driver thread.
+pub const COMMAND_QUEUE_CAPACITY: usize = 4096;
+/// Tick period when no channel says otherwise (configtxgen's sample `TickInterval`).
+pub const DEFAULT_TICK: Duration = Duration::from_millis(500);
+
+/// Raft id of this node in the single-consenter channels it serves (etcdraft numbers genesis
+/// consenters from 1).
+pub const SINGLE_CONSENTER_ID: u64 = 1;
+
+enum Command {
+    Start {
+        channel: String,
+        options: ChainOptions,
+        block_raft_index: u64,
+        applied: mpsc::UnboundedSender<Applied>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Propose {
+        channel: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), RaftError>>,
+    },
+    Stop {
+        channel: String,
+    },
+}
+
+/// A handle on the driver thread; cheap to clone.
+#[derive(Clone)]
+pub struct RaftDriver {
+    commands: std_mpsc::SyncSender<Command>,
+}
+
+/// Why the driver refused or could not serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("the consensus driver has stopped (see the orderer log)")]
+    Stopped,
+    #[error("{0}")]
+    Raft(#[from] RaftError),
+}
+
+impl RaftDriver {
+    /// Opens the WAL in `wal_dir` (replaying it) and starts the driver thread.
+    pub fn start(wal_dir: &Path, tick: Option<Duration>) -> Result<Self, String> {
+        let (wal, logs, stats) = SharedWal::open(wal_dir)
+            .map_err(|e| format!("Consensus.WALDir {}: {e}", wal_dir.display()))?;
+        if stats.truncated_bytes > 0 {
+            tracing::warn!(
+                bytes = stats.truncated_bytes,
+                "cut a torn record from the end of the raft WAL"
+            );
+        }
+        let (commands, receiver) = std_mpsc::sync_channel(COMMAND_QUEUE_CAPACITY);
+        let node = ConsensusNode::new(SINGLE_CONSENTER_ID, wal);
+        std::thread::Builder::new()
+            .name("raft-driver".into())
+            .spawn(move || drive(node, logs, receiver, tick))
+            .map_err(|e| format!("cannot start the consensus thread: {e}"))?;
+        Ok(Self { commands })
+    }
+
+    /// Starts (or, when the WAL knows it, resumes) `channel`'s raft group; committed entries
+    /// are sent to `applied`. `block_raft_index` is the raft index of the ledger's last block.
+    pub async fn start_channel(
+        &self,
+        channel: &str,
+        options: ChainOptions,
+        block_raft_index: u64,
+        applied: mpsc::UnboundedSender<Applied>,
+    ) -> Result<(), String> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Start {
+            channel: channel.to_string(),
+            options,
+            block_raft_index,
+            applied,
+            reply,
+        })
+        .map_err(|e| e.to_string())?;
+        response
+            .await
+            .map_err(|_| DriverError::Stopped.to_string())?
+    }
+
+    pub async fn propose(&self, channel: &str, data: Vec<u8>) -> Result<(), DriverError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Propose {
+            channel: channel.to_string(),
+            data,
+            reply,
+        })?;
+        Ok(response.await.map_err(|_| DriverError::Stopped)??)
+    }
+
+    pub fn stop_channel(&self, channel: &str) {
+        let _ = self.send(Command::Stop {
+            channel: channel.to_string(),
+        });
+    }
+
+    fn send(&self, command: Command) -> Result<(), DriverError> {
+        self.commands
+            .send(command)
+            .map_err(|_| DriverError::Stopped)
+    }
+}
+
+/// Drops messages: a single-consenter group sends none that matter.
+struct NoPeers;
+
+impl Transport for NoPeers {
+    fn send(&mut self, channel: &str, message: Message) {
+        tracing::trace!(
+            channel,
+            to = message.to,
+            "no cluster transport: raft message dropped"
+        );
+    }
+}
+
+fn drive(
+    mut node: ConsensusNode<SharedWal>,
+    mut logs: BTreeMap<String, ChannelLog>,
+    commands: std_mpsc::Receiver<Command>,
+    tick_override: Option<Duration>,
+) {
+    let mut sinks: BTreeMap<String, mpsc::UnboundedSender<Applied>> = BTreeMap::new();
+    let mut tick = tick_override.unwrap_or(DEFAULT_TICK);
+    let mut next_tick = Instant::now() + tick;
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(command) => {
+                handle(
+                    &mut node,
+                    &mut logs,
+                    &mut sinks,
+                    &mut tick,
+                    tick_override,
+                    command,
+                );
+                // Take whatever else is queued before the Ready round, so one WAL sync covers it.
+                while let Ok(command) = commands.try_recv() {
+                    handle(
+                        &mut node,
+                        &mut logs,
+                        &mut sinks,
+                        &mut tick,
+                        tick_override,
+                        command,
+                    );
+                }
+            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        if Instant::now() >= next_tick {
+            node.tick();
+            next_tick = Instant::now() + tick;
+        }
+        match node.process(&mut NoPeers) {
+            Ok(applied) => {
+                for (channel, entry) in applied {
+                    if let Some(sink) = sinks.get(&channel)
+                        && sink.send(entry).is_err()
+                    {
+                        sinks.remove(&channel);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the raft WAL failed; consensus stops");
+                return;
+            }
+        }
+    }
+}
+
+fn handle(
+    node: &mut ConsensusNode<SharedWal>,
+    logs: &mut BTreeMap<String, ChannelLog>,
+    sinks: &mut BTreeMap<String, mpsc::UnboundedSender<Applied>>,
+    tick: &mut Duration,
+    tick_override: Option<Duration>,
+    command: Command,
+) {
+    match command {
+        Command::Start {
+            channel,
+            options,
+            block_raft_index,
+            applied,
+            reply,
+        } => {
+            if tick_override.is_none() && options.tick_interval_ms > 0 {
+                *tick = (*tick).min(Duration::from_millis(options.tick_interval_ms));
+            }
+            let result = if node.chain(&channel).is_some() {
+                Ok(())
+            } else {
+                match logs.remove(&channel) {
+                    // Entries already in blocks are skipped by the chain; the sequencer also
+                    // discards any block the ledger already holds.
+                    Some(log) => node.restore_channel(&channel, log, options, block_raft_index),
+                    None => node.bootstrap_channel(&channel, &[SINGLE_CONSENTER_ID], options),
+                }
+            };
+            if result.is_ok() {
+                sinks.insert(channel, applied);
+            }
+            let _ = reply.send(result.map_err(|e| e.to_string()));
+        }
+        Command::Propose {
+            channel,
+            data,
+            reply,
+        } => {
+            let _ = reply.send(node.propose(&channel, data));
+        }
+        Command::Stop { channel } => {
+            sinks.remove(&channel);
+        }
+    }
+}
