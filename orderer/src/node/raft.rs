@@ -40,6 +40,10 @@ enum Command {
     Stop {
         channel: String,
     },
+    /// Ends the driver thread (closing the WAL) after answering.
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A handle on the driver thread; cheap to clone.
@@ -110,6 +114,14 @@ impl RaftDriver {
         Ok(response.await.map_err(|_| DriverError::Stopped)??)
     }
 
+    /// Stops the driver thread and waits until it has released the WAL.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.send(Command::Shutdown { reply }).is_ok() {
+            let _ = done.await;
+        }
+    }
+
     pub fn stop_channel(&self, channel: &str) {
         let _ = self.send(Command::Stop {
             channel: channel.to_string(),
@@ -147,30 +159,31 @@ fn drive(
     let mut next_tick = Instant::now() + tick;
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
-        match commands.recv_timeout(wait) {
-            Ok(command) => {
-                handle(
-                    &mut node,
-                    &mut logs,
-                    &mut sinks,
-                    &mut tick,
-                    tick_override,
-                    command,
-                );
-                // Take whatever else is queued before the Ready round, so one WAL sync covers it.
-                while let Ok(command) = commands.try_recv() {
-                    handle(
-                        &mut node,
-                        &mut logs,
-                        &mut sinks,
-                        &mut tick,
-                        tick_override,
-                        command,
-                    );
-                }
-            }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+        let mut batch = match commands.recv_timeout(wait) {
+            Ok(command) => vec![command],
+            Err(std_mpsc::RecvTimeoutError::Timeout) => Vec::new(),
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        // Take whatever else is queued before the Ready round, so one WAL sync covers it.
+        while batch.len() < COMMAND_QUEUE_CAPACITY
+            && let Ok(command) = commands.try_recv()
+        {
+            batch.push(command);
+        }
+        for command in batch {
+            if let Command::Shutdown { reply } = command {
+                drop(node);
+                let _ = reply.send(());
+                return;
+            }
+            handle(
+                &mut node,
+                &mut logs,
+                &mut sinks,
+                &mut tick,
+                tick_override,
+                command,
+            );
         }
         if Instant::now() >= next_tick {
             node.tick();
@@ -237,6 +250,10 @@ fn handle(
         }
         Command::Stop { channel } => {
             sinks.remove(&channel);
+        }
+        Command::Shutdown { reply } => {
+            // Handled by the loop before it gets here; answering keeps the caller from waiting.
+            let _ = reply.send(());
         }
     }
 }

@@ -167,7 +167,8 @@ async fn joined_channel_cuts_blocks_by_count_and_timeout_and_survives_a_restart(
 
 /// The same channel with blocks going through a one-member Raft group (Fabric's etcdraft with a
 /// single consenter): the group elects itself, blocks carry the raft index of their entry, and
-/// the batch timer still cuts a lone envelope.
+/// the batch timer still cuts a lone envelope; after a restart on the same WAL and ledger the
+/// group continues the chain with higher raft indexes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_go_through_a_single_member_raft_group() {
     use fabric_protos::common::{BlockMetadataIndex, Metadata, OrdererBlockMetadata};
@@ -178,7 +179,7 @@ async fn blocks_go_through_a_single_member_raft_group() {
     let store = BlockStore::open(dir.path().join("ledger"), StoreOptions::default()).unwrap();
     let driver =
         RaftDriver::start(&dir.path().join("wal"), Some(Duration::from_millis(50))).unwrap();
-    let node = registrar_with(network, store, ORDERER_TLS, Some(driver));
+    let node = registrar_with(network, store.clone(), ORDERER_TLS, Some(driver.clone()));
     tokio::task::block_in_place(|| node.join(&network.genesis)).unwrap();
     let chain = node.chain(CHANNEL).unwrap();
     let user = network.org1_user();
@@ -227,17 +228,54 @@ async fn blocks_go_through_a_single_member_raft_group() {
         .await
         .unwrap();
     wait_for_height(&node, 3).await;
-    assert!(raft_index(2).raft_index > first.raft_index);
-    assert_eq!(
-        chain
-            .ledger()
-            .block_by_number(2)
-            .unwrap()
-            .unwrap()
-            .data
-            .unwrap()
-            .data
-            .len(),
-        1
+    let second = raft_index(2);
+    assert!(second.raft_index > first.raft_index);
+    let block2 = chain.ledger().block_by_number(2).unwrap().unwrap();
+    assert_eq!(block2.data.as_ref().unwrap().data.len(), 1);
+
+    // Restart on the same WAL and ledger: the group resumes past the entries already in blocks.
+    drop(chain);
+    node.chain(CHANNEL).unwrap().halt();
+    drop(node);
+    driver.shutdown().await;
+    let driver =
+        RaftDriver::start(&dir.path().join("wal"), Some(Duration::from_millis(50))).unwrap();
+    let node = registrar_with(network, store, ORDERER_TLS, Some(driver.clone()));
+    tokio::task::block_in_place(|| node.restore()).unwrap();
+    assert_eq!(node.info(CHANNEL).unwrap().height, 3);
+    let chain = node.chain(CHANNEL).unwrap();
+    let envelope = signed_envelope(
+        user.as_ref(),
+        HeaderType::EndorserTransaction,
+        CHANNEL,
+        vec![9; 5],
     );
+    chain
+        .submit(Order::Normal {
+            envelope,
+            config_sequence: 0,
+        })
+        .await
+        .unwrap();
+    wait_for_height(&node, 4).await;
+    let block3 = chain.ledger().block_by_number(3).unwrap().unwrap();
+    assert_eq!(
+        block3.header.as_ref().unwrap().previous_hash,
+        weft_protoutil::block_header_hash(block2.header.as_ref().unwrap()).to_vec()
+    );
+    let third = {
+        let slot =
+            &block3.metadata.as_ref().unwrap().metadata[BlockMetadataIndex::Signatures as usize];
+        let value = Metadata::decode(slot.as_slice()).unwrap().value;
+        let consenter = OrdererBlockMetadata::decode(value.as_slice())
+            .unwrap()
+            .consenter_metadata;
+        let raw = Metadata::decode(consenter.as_slice()).unwrap().value;
+        fabric_protos::etcdraft::BlockMetadata::decode(raw.as_slice()).unwrap()
+    };
+    assert!(
+        third.raft_index > second.raft_index,
+        "{third:?} after {second:?}"
+    );
+    driver.shutdown().await;
 }
