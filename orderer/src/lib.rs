@@ -9,7 +9,11 @@
 //! - [`deliver`]: parsing Deliver requests, session access control and the iteration plan of a
 //!   `SeekInfo` over a ledger of a given height (`common/deliver`).
 //!
-//! Nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
+//! - [`node`]: the running node the `orderer` binary assembles: channel registry, consensus per
+//!   channel (a one-member Raft group), the AtomicBroadcast gRPC service, the osnadmin channel
+//!   participation API and `/healthz`.
+//!
+//! Apart from [`node`], nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
 //! the wall clock (certificate expiry, request timestamps).
 //!
 //! Not yet reproduced: BFT block signatures (one per consenter with identifier headers).
