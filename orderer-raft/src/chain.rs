@@ -174,6 +174,20 @@ impl ChainCore {
         self.node.raft.prs().conf().voters().ids().iter().collect()
     }
 
+    /// True when this node is the group's only voter, so it needs no one else's vote.
+    pub fn is_sole_voter(&self) -> bool {
+        let voters = self.node.raft.prs().conf().voters().ids();
+        voters.len() == 1 && voters.contains(self.id)
+    }
+
+    /// Starts an election now instead of waiting for the election timeout. A sole voter wins
+    /// it on the spot (Fabric's single-node etcdraft chains lead as soon as they start); in a
+    /// larger group it only begins a (pre-)vote round. A leader ignores it.
+    pub fn campaign(&mut self) -> Result<(), RaftError> {
+        self.node.campaign()?;
+        Ok(())
+    }
+
     /// Proposes `data` (an envelope batch). Only the leader proposes, as in Fabric.
     pub fn propose(&mut self, channel: &str, data: Vec<u8>) -> Result<(), RaftError> {
         self.require_leader(channel)?;
@@ -409,4 +423,79 @@ pub fn decode_message(bytes: &[u8], sender: u64) -> Result<Message, RaftError> {
         )));
     }
     Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::MemoryWal;
+
+    const CHANNEL: &str = "mychannel";
+
+    /// Runs Ready rounds (with an instant sync) until the chain is idle.
+    fn settle(chain: &mut ChainCore, wal: &mut MemoryWal) -> Vec<Applied> {
+        let mut applied = Vec::new();
+        for _ in 0..16 {
+            let mut out = ChainOutput::default();
+            let drained = chain.drain_ready(CHANNEL, wal, &mut out).unwrap();
+            chain.on_persisted(&mut out);
+            applied.extend(out.applied);
+            if !drained && !chain.has_ready() {
+                break;
+            }
+        }
+        applied
+    }
+
+    #[test]
+    fn sole_voter_leads_right_after_campaign_without_ticks() {
+        let mut wal = MemoryWal::default();
+        let mut chain =
+            ChainCore::bootstrap(CHANNEL, 1, &[1], ChainOptions::default(), &mut wal).unwrap();
+        assert!(chain.is_sole_voter());
+        assert!(!chain.is_leader());
+        chain.campaign().unwrap();
+        assert!(chain.is_leader());
+        assert_eq!(chain.leader(), Some(1));
+        assert_eq!(chain.term(), 1);
+        settle(&mut chain, &mut wal);
+
+        chain.propose(CHANNEL, b"block 1".to_vec()).unwrap();
+        let applied = settle(&mut chain, &mut wal);
+        let blocks: Vec<_> = applied
+            .iter()
+            .filter_map(|a| match a {
+                Applied::Block { data, .. } => Some(data.as_slice()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(blocks, [b"block 1".as_slice()]);
+
+        // Campaigning again as leader changes nothing.
+        chain.campaign().unwrap();
+        assert!(chain.is_leader());
+        assert_eq!(chain.term(), 1);
+    }
+
+    #[test]
+    fn campaign_in_a_larger_group_only_starts_a_vote() {
+        let mut wal = MemoryWal::default();
+        let mut chain =
+            ChainCore::bootstrap(CHANNEL, 1, &[1, 2, 3], ChainOptions::default(), &mut wal)
+                .unwrap();
+        assert!(!chain.is_sole_voter());
+        chain.campaign().unwrap();
+        assert!(!chain.is_leader());
+        let mut out = ChainOutput::default();
+        chain.drain_ready(CHANNEL, &mut wal, &mut out).unwrap();
+        chain.on_persisted(&mut out);
+        let mut asked: Vec<u64> = out
+            .messages
+            .iter()
+            .filter(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgRequestPreVote)
+            .map(|m| m.to)
+            .collect();
+        asked.sort_unstable();
+        assert_eq!(asked, [2, 3]);
+    }
 }

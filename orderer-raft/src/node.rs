@@ -160,6 +160,19 @@ impl<W: WalSink> ConsensusNode<W> {
             .propose_conf_change(channel, change)
     }
 
+    /// Elects this node at once when it is `channel`'s only voter (no election timeout to
+    /// wait out); returns whether it now leads. Larger groups are left to their timers.
+    pub fn campaign_if_sole_voter(&mut self, channel: &str) -> Result<bool, RaftError> {
+        let chain = &mut self.group_mut(channel)?.chain;
+        if !chain.is_sole_voter() {
+            return Ok(false);
+        }
+        chain.campaign()?;
+        let leads = chain.is_leader();
+        self.wake(channel);
+        Ok(leads)
+    }
+
     /// Feeds a message from another consenter. Heartbeats are answered but do not wake a
     /// sleeping group: the peer that sent them is about to fall asleep too.
     pub fn step(&mut self, channel: &str, message: Message) -> Result<(), RaftError> {
@@ -260,5 +273,46 @@ impl<W: WalSink> ConsensusNode<W> {
         if let Some(group) = self.groups.get_mut(channel) {
             group.chain.report_unreachable(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::MemoryWal;
+
+    struct Collect(Vec<Message>);
+
+    impl Transport for Collect {
+        fn send(&mut self, _channel: &str, message: Message) {
+            self.0.push(message);
+        }
+    }
+
+    #[test]
+    fn sole_voter_channel_orders_without_waiting_for_an_election_tick() {
+        let mut node = ConsensusNode::new(1, MemoryWal::default());
+        node.bootstrap_channel("solo", &[1], ChainOptions::default())
+            .unwrap();
+        node.bootstrap_channel("trio", &[1, 2, 3], ChainOptions::default())
+            .unwrap();
+        assert!(node.campaign_if_sole_voter("solo").unwrap());
+        assert!(!node.campaign_if_sole_voter("trio").unwrap());
+        assert!(matches!(
+            node.campaign_if_sole_voter("absent"),
+            Err(RaftError::UnknownChannel(_))
+        ));
+
+        // No tick at all: the proposal commits in the same processing pass.
+        node.propose("solo", b"tx".to_vec()).unwrap();
+        let mut transport = Collect(Vec::new());
+        let applied = node.process(&mut transport).unwrap();
+        assert!(
+            applied.iter().any(|(channel, a)| channel == "solo"
+                && matches!(a, Applied::Block { data, .. } if data == b"tx")),
+            "{applied:?}"
+        );
+        assert!(transport.0.iter().all(|m| m.to != 1));
+        assert!(!node.chain("trio").unwrap().is_leader());
     }
 }
