@@ -8,5 +8,6 @@ mod node_binary;
 mod upstream_blocks;
 mod upstream_broadcast;
 mod upstream_deliver;
+mod upstream_hostile;
 mod upstream_node;
 mod upstream_registrar;
