@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcastServer;
+use fabric_protos::orderer::cluster_server::ClusterServer;
 use weft_comm::{MessageLimits, ServerConfig, ServerKeepalive, ServerTlsConfig};
 use weft_msp::{SigningIdentity, X509Msp};
 use weft_nodeconfig::{BootstrapMethod, Env, OrdererConfig};
@@ -12,6 +13,7 @@ use weft_orderer::broadcast::FilterOptions;
 use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::admin::{AdminTls, build_acceptor, serve_admin, serve_operations};
 use weft_orderer::node::chain::SequencerContext;
+use weft_orderer::node::cluster::{Cluster, ClusterService};
 use weft_orderer::node::raft::RaftDriver;
 use weft_orderer::node::registrar::Registrar;
 use weft_orderer::node::service::AtomicBroadcastService;
@@ -87,14 +89,21 @@ async fn run() -> Result<(), String> {
         .wal_dir
         .clone()
         .unwrap_or_else(|| config.file_ledger_location.join("etcdraft").join("wal"));
-    let raft = RaftDriver::start(&wal_dir, config.consensus.tick_interval_override)?;
+    let cluster = Cluster::new(cluster_client_config(&config)?)?;
+    let raft = RaftDriver::start_with_cluster(
+        &wal_dir,
+        config.consensus.tick_interval_override,
+        Some(cluster.clone()),
+    )?;
     let context = SequencerContext {
         signer: signer.clone(),
         filters,
-        raft: Some(raft),
+        raft: Some(raft.clone()),
     };
     let registrar = Arc::new(
-        Registrar::new(store, context, tls_cert_pem.as_deref()).map_err(|e| e.to_string())?,
+        Registrar::new(store, context, tls_cert_pem.as_deref())
+            .map_err(|e| e.to_string())?
+            .with_cluster(cluster.clone()),
     );
     {
         let registrar = registrar.clone();
@@ -110,15 +119,30 @@ async fn run() -> Result<(), String> {
         mutual_tls: tls.enabled && tls.client_auth_required,
         no_expiration_checks: config.general.authentication_no_expiration_checks,
     };
-    let service = AtomicBroadcastServer::new(AtomicBroadcastService::new(
-        registrar.clone(),
-        signer,
-        filters,
-        deliver_options,
-    ))
+    let service = AtomicBroadcastServer::new(
+        AtomicBroadcastService::new(registrar.clone(), signer, filters, deliver_options)
+            .with_cluster(cluster.clone()),
+    )
     .with_fabric_message_limits();
-    let router = grpc.tonic_builder().add_service(service);
+    let cluster_service = ClusterServer::new(ClusterService::new(cluster, registrar.clone(), raft))
+        .with_fabric_message_limits();
+    let mut router = grpc.tonic_builder().add_service(service);
     tracing::info!(address = %grpc.local_addr(), "serving orderer.AtomicBroadcast");
+    match separate_cluster_server(&config).await? {
+        Some(cluster_grpc) => {
+            tracing::info!(address = %cluster_grpc.local_addr(), "serving orderer.Cluster");
+            let cluster_router = cluster_grpc.tonic_builder().add_service(cluster_service);
+            tokio::spawn(async move {
+                if let Err(e) = cluster_grpc.serve(cluster_router, shutdown_signal()).await {
+                    tracing::error!(error = %e, "the cluster gRPC server stopped");
+                }
+            });
+        }
+        None => {
+            tracing::info!("serving orderer.Cluster on the general listener");
+            router = router.add_service(cluster_service);
+        }
+    }
 
     if let Some(address) = &config.admin.listen_address {
         if !config.channel_participation_enabled {
@@ -166,6 +190,81 @@ async fn run() -> Result<(), String> {
     grpc.serve(router, shutdown_signal())
         .await
         .map_err(|e| format!("gRPC server stopped: {e}"))
+}
+
+/// TLS client settings for dialing other consenters (Fabric: `General.Cluster.ClientCertificate`
+/// and `ClientPrivateKey`, else the general TLS pair; `General.Cluster.RootCAs` and
+/// `General.TLS.RootCAs` as server roots).
+fn cluster_client_config(config: &OrdererConfig) -> Result<weft_comm::ClientConfig, String> {
+    let tls = &config.general.tls;
+    let cluster = &config.general.cluster;
+    let mut client = weft_comm::ClientConfig {
+        dial_timeout: Some(cluster.dial_timeout).filter(|d| !d.is_zero()),
+        ..weft_comm::ClientConfig::default()
+    };
+    if !tls.enabled {
+        return Ok(client);
+    }
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+    };
+    let (cert, key) = match (&cluster.client_certificate, &cluster.client_private_key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => match (&tls.certificate, &tls.private_key) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+            _ => return Ok(client),
+        },
+    };
+    let mut roots = Vec::new();
+    for path in cluster.root_cas.iter().chain(&tls.root_cas) {
+        roots.push(read("General.Cluster.RootCAs", path)?);
+    }
+    client.tls = Some(weft_comm::ClientTlsConfig {
+        server_root_cas_pem: roots,
+        client_cert_pem: Some(read("General.Cluster.ClientCertificate", &cert)?),
+        client_key_pem: Some(read("General.Cluster.ClientPrivateKey", &key)?),
+        server_name_override: None,
+    });
+    Ok(client)
+}
+
+/// The cluster's own listener when `General.Cluster.ListenPort` is set (with its own
+/// certificate); `None` to serve the cluster on the general listener.
+async fn separate_cluster_server(
+    config: &OrdererConfig,
+) -> Result<Option<weft_comm::GrpcServer>, String> {
+    let cluster = &config.general.cluster;
+    let Some(port) = cluster.listen_port else {
+        return Ok(None);
+    };
+    let address = cluster.listen_address.as_deref().unwrap_or("0.0.0.0");
+    let endpoint = format!("{address}:{port}");
+    if endpoint == config.listen_endpoint() {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&cluster.server_certificate, &cluster.server_private_key) else {
+        return Err("General.Cluster.ServerCertificate and ServerPrivateKey are required when General.Cluster.ListenPort is set".into());
+    };
+    let server_config = ServerConfig {
+        tls: Some(
+            ServerTlsConfig::from_files(cert, key)
+                .map_err(|e| format!("General.Cluster.ServerCertificate: {e}"))?,
+        ),
+        keepalive: ServerKeepalive {
+            min_client_ping_interval: config.general.keepalive_server_min_interval,
+            interval: config.general.keepalive_server_interval,
+            timeout: config.general.keepalive_server_timeout,
+        },
+        limits: weft_comm::MessageSizeLimits {
+            max_recv_msg_size_bytes: config.general.max_recv_msg_size_bytes,
+            max_send_msg_size_bytes: config.general.max_send_msg_size_bytes,
+        },
+        connection_timeout: config.general.connection_timeout,
+    };
+    weft_comm::GrpcServer::bind(&endpoint, server_config)
+        .await
+        .map(Some)
+        .map_err(|e| format!("General.Cluster.ListenAddress/ListenPort {endpoint}: {e}"))
 }
 
 async fn grpc_server(config: &OrdererConfig) -> Result<weft_comm::GrpcServer, String> {

@@ -1,8 +1,11 @@
 //! The running node: channel registry, consensus per channel, the gRPC AtomicBroadcast
-//! service, and the admin (channel participation) and operations HTTP endpoints.
+//! service, the `orderer.Cluster` service and links between consenters (raft traffic and
+//! submits forwarded to the leader), and the admin (channel participation) and operations HTTP
+//! endpoints.
 
 pub mod admin;
 pub mod chain;
+pub mod cluster;
 pub mod http;
 pub mod raft;
 pub mod registrar;

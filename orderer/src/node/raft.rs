@@ -2,11 +2,16 @@
 //! durable [`SharedWal`] (under `Consensus.WALDir`), ticks it, and hands what each channel's
 //! group commits back to that channel's sequencer.
 //!
-//! This milestone has no cluster transport: only channels whose sole consenter is this node
-//! are served, so raft messages addressed to other nodes are dropped.
+//! With a [`Cluster`], raft messages travel to the other consenters over the cluster
+//! service and the channel's consenter set gives the voters and this node's raft id; without
+//! one, every channel is a one-member group and messages to other nodes are dropped.
+//!
+//! `weft-orderer-raft`'s `ConsensusNode` has one raft id for all channels: it is taken from the
+//! first channel started, and a channel in which this node has another id is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use weft_orderer_raft::{
     Applied, ChainOptions, ChannelLog, ConsensusNode, Message, RaftError, SharedWal, Transport,
 };
+
+use super::cluster::Cluster;
 
 /// Commands waiting for the driver thread.
 pub const COMMAND_QUEUE_CAPACITY: usize = 4096;
@@ -40,6 +47,11 @@ enum Command {
     Stop {
         channel: String,
     },
+    /// A raft message from another consenter (already authenticated and decoded).
+    Step {
+        channel: String,
+        message: Message,
+    },
     /// Ends the driver thread (closing the WAL) after answering.
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -64,6 +76,16 @@ pub enum DriverError {
 impl RaftDriver {
     /// Opens the WAL in `wal_dir` (replaying it) and starts the driver thread.
     pub fn start(wal_dir: &Path, tick: Option<Duration>) -> Result<Self, String> {
+        Self::start_with_cluster(wal_dir, tick, None)
+    }
+
+    /// Like [`RaftDriver::start`], with raft messages sent through `cluster` and channel
+    /// membership read from it.
+    pub fn start_with_cluster(
+        wal_dir: &Path,
+        tick: Option<Duration>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Result<Self, String> {
         let (wal, logs, stats) = SharedWal::open(wal_dir)
             .map_err(|e| format!("Consensus.WALDir {}: {e}", wal_dir.display()))?;
         if stats.truncated_bytes > 0 {
@@ -73,10 +95,14 @@ impl RaftDriver {
             );
         }
         let (commands, receiver) = std_mpsc::sync_channel(COMMAND_QUEUE_CAPACITY);
-        let node = ConsensusNode::new(SINGLE_CONSENTER_ID, wal);
+        let state = DriverState {
+            node: None,
+            wal: Some(wal),
+            cluster,
+        };
         std::thread::Builder::new()
             .name("raft-driver".into())
-            .spawn(move || drive(node, logs, receiver, tick))
+            .spawn(move || drive(state, logs, receiver, tick))
             .map_err(|e| format!("cannot start the consensus thread: {e}"))?;
         Ok(Self { commands })
     }
@@ -128,6 +154,18 @@ impl RaftDriver {
         });
     }
 
+    /// Hands a raft message from another consenter to the driver; dropped when the driver is
+    /// busy (its command queue is full), as raft retransmits.
+    pub fn step(&self, channel: &str, message: Message) {
+        let command = Command::Step {
+            channel: channel.to_string(),
+            message,
+        };
+        if self.commands.try_send(command).is_err() {
+            tracing::debug!(channel, "consensus driver busy: raft message dropped");
+        }
+    }
+
     fn send(&self, command: Command) -> Result<(), DriverError> {
         self.commands
             .send(command)
@@ -135,21 +173,63 @@ impl RaftDriver {
     }
 }
 
-/// Drops messages: a single-consenter group sends none that matter.
-struct NoPeers;
+/// Sends raft messages through the cluster, or drops them when there is none (a
+/// single-consenter group sends none that matter).
+struct Peers<'a>(Option<&'a Cluster>);
 
-impl Transport for NoPeers {
+impl Transport for Peers<'_> {
     fn send(&mut self, channel: &str, message: Message) {
-        tracing::trace!(
-            channel,
-            to = message.to,
-            "no cluster transport: raft message dropped"
-        );
+        match self.0 {
+            Some(cluster) => {
+                if let Err(e) = cluster.send_consensus(channel, &message) {
+                    tracing::debug!(channel, to = message.to, error = %e, "raft message dropped");
+                }
+            }
+            None => tracing::trace!(
+                channel,
+                to = message.to,
+                "no cluster transport: raft message dropped"
+            ),
+        }
+    }
+}
+
+/// The consensus node, created when the first channel names this node's raft id.
+struct DriverState {
+    node: Option<ConsensusNode<SharedWal>>,
+    wal: Option<SharedWal>,
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl DriverState {
+    /// The voters of `channel` and this node's id in it.
+    fn membership(&self, channel: &str) -> (Vec<u64>, u64) {
+        match self.cluster.as_ref().and_then(|c| c.channel(channel)) {
+            Some(members) => (members.members.keys().copied().collect(), members.self_id),
+            None => (vec![SINGLE_CONSENTER_ID], SINGLE_CONSENTER_ID),
+        }
+    }
+
+    /// The node, created with raft id `id` if there is none yet; refuses another id.
+    fn node_as(&mut self, id: u64) -> Result<&mut ConsensusNode<SharedWal>, String> {
+        if self.node.is_none()
+            && let Some(wal) = self.wal.take()
+        {
+            self.node = Some(ConsensusNode::new(id, wal));
+        }
+        match self.node.as_mut() {
+            Some(node) if node.id() == id => Ok(node),
+            Some(node) => Err(format!(
+                "this orderer is consenter {id} of the channel but consenter {} of the channels it already serves; Weft runs one raft id per orderer",
+                node.id()
+            )),
+            None => Err(DriverError::Stopped.to_string()),
+        }
     }
 }
 
 fn drive(
-    mut node: ConsensusNode<SharedWal>,
+    mut state: DriverState,
     mut logs: BTreeMap<String, ChannelLog>,
     commands: std_mpsc::Receiver<Command>,
     tick_override: Option<Duration>,
@@ -172,12 +252,12 @@ fn drive(
         }
         for command in batch {
             if let Command::Shutdown { reply } = command {
-                drop(node);
+                drop(state);
                 let _ = reply.send(());
                 return;
             }
             handle(
-                &mut node,
+                &mut state,
                 &mut logs,
                 &mut sinks,
                 &mut tick,
@@ -185,11 +265,16 @@ fn drive(
                 command,
             );
         }
+        let cluster = state.cluster.clone();
+        let Some(node) = state.node.as_mut() else {
+            next_tick = Instant::now() + tick;
+            continue;
+        };
         if Instant::now() >= next_tick {
             node.tick();
             next_tick = Instant::now() + tick;
         }
-        match node.process(&mut NoPeers) {
+        match node.process(&mut Peers(cluster.as_deref())) {
             Ok(applied) => {
                 for (channel, entry) in applied {
                     if let Some(sink) = sinks.get(&channel)
@@ -204,11 +289,16 @@ fn drive(
                 return;
             }
         }
+        if let Some(cluster) = cluster.as_deref() {
+            for channel in node.channels() {
+                cluster.set_leader(channel, node.chain(channel).and_then(|c| c.leader()));
+            }
+        }
     }
 }
 
 fn handle(
-    node: &mut ConsensusNode<SharedWal>,
+    state: &mut DriverState,
     logs: &mut BTreeMap<String, ChannelLog>,
     sinks: &mut BTreeMap<String, mpsc::UnboundedSender<Applied>>,
     tick: &mut Duration,
@@ -226,6 +316,14 @@ fn handle(
             if tick_override.is_none() && options.tick_interval_ms > 0 {
                 *tick = (*tick).min(Duration::from_millis(options.tick_interval_ms));
             }
+            let (voters, self_id) = state.membership(&channel);
+            let node = match state.node_as(self_id) {
+                Ok(node) => node,
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+            };
             let result = if node.chain(&channel).is_some() {
                 Ok(())
             } else {
@@ -233,9 +331,11 @@ fn handle(
                     // Entries already in blocks are skipped by the chain; the sequencer also
                     // discards any block the ledger already holds.
                     Some(log) => node.restore_channel(&channel, log, options, block_raft_index),
-                    None => node.bootstrap_channel(&channel, &[SINGLE_CONSENTER_ID], options),
+                    None => node.bootstrap_channel(&channel, &voters, options),
                 }
             };
+            // A sole consenter leads at once, as Fabric's single-node etcdraft chains do.
+            let result = result.and_then(|()| node.campaign_if_sole_voter(&channel).map(drop));
             if result.is_ok() {
                 sinks.insert(channel, applied);
             }
@@ -246,7 +346,18 @@ fn handle(
             data,
             reply,
         } => {
-            let _ = reply.send(node.propose(&channel, data));
+            let result = match state.node.as_mut() {
+                Some(node) => node.propose(&channel, data),
+                None => Err(RaftError::UnknownChannel(channel)),
+            };
+            let _ = reply.send(result);
+        }
+        Command::Step { channel, message } => {
+            if let Some(node) = state.node.as_mut()
+                && let Err(e) = node.step(&channel, message)
+            {
+                tracing::debug!(channel, error = %e, "raft message not taken");
+            }
         }
         Command::Stop { channel } => {
             sinks.remove(&channel);

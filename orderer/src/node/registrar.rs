@@ -9,6 +9,7 @@ use weft_channelconfig::{BundleSources, ChannelBundle, Consensus};
 use weft_ledger::BlockStore;
 
 use super::chain::{Chain, SequencerContext, start_chain};
+use super::cluster::{ChannelMembers, Cluster};
 
 /// How this node relates to a channel, as osnadmin reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct Registrar {
     /// among a channel's etcdraft consenters.
     tls_cert_der: Option<Vec<u8>>,
     chains: RwLock<BTreeMap<String, Arc<Chain>>>,
+    /// Where channel consenter sets are published for the cluster transport, if any.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Registrar {
@@ -62,7 +65,23 @@ impl Registrar {
             context,
             tls_cert_der,
             chains: RwLock::new(BTreeMap::new()),
+            cluster: None,
         })
+    }
+
+    /// Publishes the consenter set of every channel served to `cluster` (before its
+    /// consensus starts), so raft traffic and forwarded submits reach the other consenters.
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    fn publish_members(&self, bundle: &ChannelBundle) {
+        if let (Some(cluster), Some(ours)) = (&self.cluster, self.tls_cert_der.as_deref())
+            && let Some(members) = ChannelMembers::from_bundle(bundle, ours)
+        {
+            cluster.set_channel(bundle.channel_id(), members);
+        }
     }
 
     /// Serves again every channel found in the ledger (at node start).
@@ -89,6 +108,7 @@ impl Registrar {
             let config_block = read(config_index)?;
             let bundle = ChannelBundle::from_config_block(&config_block, BundleSources::weft())
                 .map_err(|e| format!("channel {id}: last config block {config_index}: {e}"))?;
+            self.publish_members(&bundle);
             let chain = start_chain(ledger, &tip, bundle, self.context.clone())?;
             self.write_chains().insert(id, chain);
         }
@@ -156,6 +176,7 @@ impl Registrar {
         ledger
             .append(block)
             .map_err(|e| RegistrarError::BadJoinBlock(e.to_string()))?;
+        self.publish_members(&bundle);
         let chain = start_chain(ledger, block, bundle, self.context.clone())
             .map_err(RegistrarError::Internal)?;
         self.write_chains().insert(id.clone(), chain);
@@ -169,6 +190,9 @@ impl Registrar {
             .remove(id)
             .ok_or(RegistrarError::ChannelNotExist)?;
         chain.halt();
+        if let Some(cluster) = &self.cluster {
+            cluster.remove_channel(id);
+        }
         self.store
             .remove_channel(id)
             .map_err(|e| RegistrarError::Internal(e.to_string()))

@@ -15,6 +15,7 @@ use weft_comm::PeerInfo;
 use weft_msp::SigningIdentity;
 
 use super::chain::{Chain, Order};
+use super::cluster::Cluster;
 use super::registrar::Registrar;
 use crate::broadcast::{FilterOptions, StandardChannel, channel_header};
 use crate::deliver::{DeliverChain, DeliverOptions, Step, open_session};
@@ -28,6 +29,7 @@ pub struct AtomicBroadcastService {
     signer: Arc<dyn SigningIdentity>,
     filters: FilterOptions,
     deliver: DeliverOptions,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl AtomicBroadcastService {
@@ -42,7 +44,14 @@ impl AtomicBroadcastService {
             signer,
             filters,
             deliver,
+            cluster: None,
         }
+    }
+
+    /// Forwards what a follower accepts to the channel's leader through `cluster`.
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 }
 
@@ -62,9 +71,17 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let registrar = self.registrar.clone();
         let signer = self.signer.clone();
         let filters = self.filters;
+        let cluster = self.cluster.clone();
         tokio::spawn(async move {
             while let Ok(Some(envelope)) = incoming.message().await {
-                let response = broadcast_one(&registrar, signer.as_ref(), filters, &envelope).await;
+                let response = broadcast_one(
+                    &registrar,
+                    signer.as_ref(),
+                    filters,
+                    cluster.as_deref(),
+                    &envelope,
+                )
+                .await;
                 if sender.send(Ok(response)).await.is_err() {
                     return;
                 }
@@ -102,6 +119,7 @@ async fn broadcast_one(
     registrar: &Registrar,
     signer: &dyn SigningIdentity,
     filters: FilterOptions,
+    cluster: Option<&Cluster>,
     envelope: &Envelope,
 ) -> BroadcastResponse {
     let chain = channel_header(envelope)
@@ -136,6 +154,11 @@ async fn broadcast_one(
             config_sequence,
         },
     };
+    if let Some(cluster) = cluster
+        && let Some(forwarded) = forward_to_leader(cluster, chain.id(), &order)
+    {
+        return forwarded;
+    }
     match chain.submit(order).await {
         Ok(()) => Accepted::response(),
         Err(halted) => failure(Status::ServiceUnavailable, halted.to_string()),
@@ -215,6 +238,41 @@ async fn deliver_one(
             }
         }
     }
+}
+
+/// On a follower, sends `order` to the channel's leader (Fabric: a follower's `Submit` forwards
+/// the envelope in a `SubmitRequest`); `None` when this node leads or is not in a cluster.
+fn forward_to_leader(cluster: &Cluster, channel: &str, order: &Order) -> Option<BroadcastResponse> {
+    let members = cluster.channel(channel)?;
+    if members.members.len() < 2 {
+        return None;
+    }
+    let Some(leader) = cluster.leader(channel) else {
+        return Some(failure(
+            Status::ServiceUnavailable,
+            format!("no Raft leader for channel {channel}; retry later"),
+        ));
+    };
+    if leader == members.self_id {
+        return None;
+    }
+    let (envelope, sequence) = match order {
+        Order::Normal {
+            envelope,
+            config_sequence,
+        }
+        | Order::Config {
+            envelope,
+            config_sequence,
+        } => (envelope.clone(), *config_sequence),
+    };
+    Some(match cluster.forward(channel, leader, sequence, envelope) {
+        Ok(()) => Accepted::response(),
+        Err(e) => failure(
+            Status::ServiceUnavailable,
+            format!("cannot forward to the leader: {e}"),
+        ),
+    })
 }
 
 fn failure(status: Status, info: String) -> BroadcastResponse {

@@ -7,6 +7,7 @@ mod network;
 mod node_binary;
 mod upstream_blocks;
 mod upstream_broadcast;
+mod upstream_cluster;
 mod upstream_deliver;
 mod upstream_hostile;
 mod upstream_node;
