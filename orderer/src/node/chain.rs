@@ -24,6 +24,7 @@ use crate::broadcast::{FilterOptions, StandardChannel};
 use crate::deliver::{DeliverChain, check_readers};
 use crate::{BlockCutter, BlockKind, BlockWriter, is_config_envelope};
 use weft_channelconfig::Consensus;
+use weft_orderer_raft::membership;
 use weft_orderer_raft::{Applied, ChainOptions, RaftError};
 
 /// Envelopes waiting for the sequencer of one channel; Broadcast streams wait for room.
@@ -183,6 +184,8 @@ pub fn start_chain(
         .orderer()
         .ok_or("the channel config has no Orderer group")?;
     let cutter = BlockCutter::new(orderer.batch_size);
+    let raft_metadata = block_raft_metadata(tip)
+        .unwrap_or_else(|| membership::genesis_block_metadata(consenter_count(&bundle)));
     let raft_options = match &orderer.consensus {
         Consensus::EtcdRaft(metadata) => {
             ChainOptions::from_etcdraft(&metadata.options.clone().unwrap_or_default())
@@ -212,6 +215,7 @@ pub fn start_chain(
         cutter,
         context,
         applied: None,
+        raft_metadata,
     };
     let tip_raft_index = block_raft_index(tip);
     tokio::spawn(task.run(receiver, raft_options, tip_raft_index));
@@ -225,6 +229,9 @@ struct SequencerTask {
     context: SequencerContext,
     /// What the channel's raft group committed, when blocks go through Raft.
     applied: Option<mpsc::UnboundedReceiver<Applied>>,
+    /// The consenter ids recorded in every block (etcdraft `BlockMetadata`, without the raft
+    /// index): carried from the ledger tip, or numbered 1..=n from the genesis consenters.
+    raft_metadata: etcdraft::BlockMetadata,
 }
 
 async fn next_applied(applied: &mut Option<mpsc::UnboundedReceiver<Applied>>) -> Option<Applied> {
@@ -360,19 +367,40 @@ impl SequencerTask {
     }
 
     /// Makes a just-written config block the channel's config.
-    fn adopt_config(&mut self, block: &Block) -> Result<(), ()> {
-        match ChannelBundle::from_config_block(block, BundleSources::weft()) {
-            Ok(new_bundle) => {
-                if let Some(orderer) = new_bundle.orderer() {
-                    self.cutter.set_batch_size(orderer.batch_size);
-                }
-                self.chain.set_bundle(new_bundle);
-                Ok(())
-            }
-            Err(e) => self.fail(format!(
-                "committed config block does not form a valid config: {e}"
-            )),
+    fn adopt_config(&mut self, new_bundle: ChannelBundle) {
+        if let Some(orderer) = new_bundle.orderer() {
+            self.cutter.set_batch_size(orderer.batch_size);
         }
+        self.chain.set_bundle(new_bundle);
+    }
+
+    /// The consenter ids after `new_bundle` replaces the current config. As etcdraft, a
+    /// config that adds, removes or rotates a consenter changes the ids recorded from its own
+    /// config block on; the ids of the remaining consenters are kept.
+    fn consenter_ids_after(
+        &self,
+        new_bundle: &ChannelBundle,
+    ) -> Result<etcdraft::BlockMetadata, String> {
+        let old_bundle = self.chain.bundle();
+        let (Some(old), Some(new)) = (
+            etcdraft_consenters(&old_bundle),
+            etcdraft_consenters(new_bundle),
+        ) else {
+            return Ok(self.raft_metadata.clone());
+        };
+        if old == new {
+            return Ok(self.raft_metadata.clone());
+        }
+        let by_id = membership::consenters_by_id(&self.raft_metadata, old).ok_or_else(|| {
+            format!(
+                "the recorded consenter ids {:?} do not match the {} consenters of the config",
+                self.raft_metadata.consenter_ids,
+                old.len()
+            )
+        })?;
+        membership::compute_membership_change(&self.raft_metadata, &by_id, new)
+            .map(|change| change.new_metadata)
+            .map_err(|e| e.to_string())
     }
 
     fn batch_timeout(&self) -> Duration {
@@ -455,10 +483,30 @@ impl SequencerTask {
         raft_index: u64,
     ) -> Result<Block, ()> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
+        let new_config = match kind {
+            BlockKind::Config => {
+                match ChannelBundle::from_config_block(&block, BundleSources::weft()) {
+                    Ok(bundle) => Some(bundle),
+                    Err(e) => {
+                        return self.fail(format!(
+                            "committed config block does not form a valid config: {e}"
+                        ));
+                    }
+                }
+            }
+            BlockKind::Normal => None,
+        };
+        if let Some(bundle) = &new_config {
+            match self.consenter_ids_after(bundle) {
+                Ok(metadata) => self.raft_metadata = metadata,
+                Err(e) => {
+                    return self.fail(format!("config block {number} changes consenters: {e}"));
+                }
+            }
+        }
         let metadata = etcdraft::BlockMetadata {
-            consenter_ids: vec![SINGLE_CONSENTER_ID],
-            next_consenter_id: SINGLE_CONSENTER_ID + 1,
             raft_index,
+            ..self.raft_metadata.clone()
         }
         .encode_to_vec();
         if let Err(e) = self.writer.commit(&mut block, kind, &metadata) {
@@ -471,8 +519,8 @@ impl SequencerTask {
             Ok(Err(e)) => return self.fail(format!("cannot append block {number}: {e}")),
             Err(e) => return self.fail(format!("block append task failed: {e}")),
         }
-        if kind == BlockKind::Config {
-            self.adopt_config(&block)?;
+        if let Some(bundle) = new_config {
+            self.adopt_config(bundle);
         }
         Ok(block)
     }
@@ -499,13 +547,32 @@ fn is_config_bytes(envelope: &[u8]) -> bool {
 /// The raft index an orderer recorded in `block` (etcdraft `BlockMetadata.raft_index` inside
 /// the SIGNATURES slot); 0 for the genesis block or anything unreadable.
 fn block_raft_index(block: &Block) -> u64 {
+    block_raft_metadata(block).map_or(0, |b| b.raft_index)
+}
+
+/// The consenters of an etcdraft channel config.
+fn etcdraft_consenters(bundle: &ChannelBundle) -> Option<&[etcdraft::Consenter]> {
+    match &bundle.orderer()?.consensus {
+        Consensus::EtcdRaft(metadata) => Some(&metadata.consenters),
+        _ => None,
+    }
+}
+
+/// How many consenters the genesis ids are numbered for: the etcdraft consenter list, or the
+/// one node of any other consensus type.
+fn consenter_count(bundle: &ChannelBundle) -> usize {
+    etcdraft_consenters(bundle).map_or(SINGLE_CONSENTER_ID as usize, <[_]>::len)
+}
+
+/// The etcdraft `BlockMetadata` an orderer recorded in `block` (in the consenter metadata of
+/// the SIGNATURES slot); `None` for the genesis block or anything unreadable.
+fn block_raft_metadata(block: &Block) -> Option<etcdraft::BlockMetadata> {
     use fabric_protos::common::{BlockMetadataIndex, Metadata, OrdererBlockMetadata};
     let slot = block
         .metadata
         .as_ref()
         .and_then(|m| m.metadata.get(BlockMetadataIndex::Signatures as usize));
-    let Some(slot) = slot else { return 0 };
-    weft_protoutil::decode::<Metadata>("Metadata", slot)
+    weft_protoutil::decode::<Metadata>("Metadata", slot?)
         .ok()
         .and_then(|m| {
             weft_protoutil::decode::<OrdererBlockMetadata>("OrdererBlockMetadata", &m.value).ok()
@@ -514,7 +581,8 @@ fn block_raft_index(block: &Block) -> u64 {
         .and_then(|m| {
             weft_protoutil::decode::<etcdraft::BlockMetadata>("BlockMetadata", &m.value).ok()
         })
-        .map_or(0, |b| b.raft_index)
+        // An empty slot (the genesis block) decodes to a metadata without consenters.
+        .filter(|b| !b.consenter_ids.is_empty())
 }
 
 /// The CONFIG_UPDATE envelope a CONFIG envelope was made from (`ConfigEnvelope.last_update`).

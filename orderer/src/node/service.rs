@@ -73,7 +73,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let filters = self.filters;
         let cluster = self.cluster.clone();
         tokio::spawn(async move {
-            while let Ok(Some(envelope)) = incoming.message().await {
+            while let Some(envelope) = next_request(&mut incoming, &sender).await {
                 let response = broadcast_one(
                     &registrar,
                     signer.as_ref(),
@@ -100,7 +100,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let registrar = self.registrar.clone();
         let options = self.deliver;
         tokio::spawn(async move {
-            while let Ok(Some(envelope)) = incoming.message().await {
+            while let Some(envelope) = next_request(&mut incoming, &sender).await {
                 let status = deliver_one(&registrar, &options, cert_hash, &envelope, &sender).await;
                 let Some(status) = status else { return };
                 let response = DeliverResponse {
@@ -112,6 +112,23 @@ impl AtomicBroadcast for AtomicBroadcastService {
             }
         });
         Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+}
+
+/// Reads the next request of a stream. A receive failure (for example a message over the
+/// gRPC size limit) is passed on to the client as the stream's final status, as Fabric's
+/// handlers end the stream with the receive error rather than with OK.
+async fn next_request<T>(
+    incoming: &mut Streaming<Envelope>,
+    sender: &mpsc::Sender<Result<T, tonic::Status>>,
+) -> Option<Envelope> {
+    match incoming.message().await {
+        Ok(envelope) => envelope,
+        Err(status) => {
+            // The client may be gone already; then there is nobody left to tell.
+            let _ = sender.send(Err(status)).await;
+            None
+        }
     }
 }
 

@@ -169,4 +169,46 @@ fn upstream_three_weft_consenters_order_one_chain() {
             assert_eq!(mine.data, theirs.data, "{}", orderer.name);
         }
     }
+
+    // Fabric's etcdraft records in every block the consenter ids of the channel (1..=n for
+    // the n genesis consenters, in config order), the next id to hand out, and the raft index
+    // of the entry that carried the block; every node writes the same ids.
+    for (orderer, chain) in orderers.iter().zip(&chains) {
+        let mut last_index = 0;
+        for block in chain.iter().skip(1) {
+            let number = block.header.as_ref().unwrap().number;
+            let metadata = etcdraft_metadata(block);
+            assert_eq!(
+                metadata.consenter_ids,
+                vec![1, 2, 3],
+                "{} block {number}",
+                orderer.name
+            );
+            assert_eq!(
+                metadata.next_consenter_id, 4,
+                "{} block {number}",
+                orderer.name
+            );
+            assert!(
+                metadata.raft_index > last_index,
+                "{} block {number}: raft index {} after {last_index}",
+                orderer.name,
+                metadata.raft_index
+            );
+            last_index = metadata.raft_index;
+        }
+    }
+}
+
+/// The etcdraft `BlockMetadata` in a block's SIGNATURES slot (`OrdererBlockMetadata`'s
+/// consenter metadata).
+fn etcdraft_metadata(
+    block: &fabric_protos::common::Block,
+) -> fabric_protos::etcdraft::BlockMetadata {
+    use fabric_protos::common::{BlockMetadataIndex, Metadata, OrdererBlockMetadata};
+    let slot = &block.metadata.as_ref().unwrap().metadata[BlockMetadataIndex::Signatures as usize];
+    let signatures = Metadata::decode(slot.as_slice()).unwrap();
+    let orderer = OrdererBlockMetadata::decode(signatures.value.as_slice()).unwrap();
+    let consenter = Metadata::decode(orderer.consenter_metadata.as_slice()).unwrap();
+    fabric_protos::etcdraft::BlockMetadata::decode(consenter.value.as_slice()).unwrap()
 }
