@@ -153,6 +153,9 @@ pub struct SequencerContext {
 /// Time between two proposals while the channel's raft group has no leader yet.
 pub const LEADER_WAIT_RETRY: Duration = Duration::from_millis(100);
 
+/// Time a leader waits for its proposed block to commit before proposing it again.
+pub const PROPOSAL_RESEND: Duration = Duration::from_secs(5);
+
 /// The single-node consenter: a task per channel that cuts batches with [`BlockCutter`]
 /// (by `BatchSize`, and by `BatchTimeout` while a batch is pending) and writes blocks.
 pub struct Sequencer {
@@ -410,35 +413,54 @@ impl SequencerTask {
             .map_or(Duration::from_secs(2), |o| o.batch_timeout)
     }
 
-    /// Orders `batch` as the next block and returns it once it is in the ledger.
-    async fn write(&mut self, batch: Vec<Envelope>, kind: BlockKind) -> Result<Block, ()> {
+    /// Orders `batch` as the next block; returns once the ledger holds a block at its height
+    /// (with Raft, that block is another leader's when leadership moved while it was pending).
+    async fn write(&mut self, batch: Vec<Envelope>, kind: BlockKind) -> Result<(), ()> {
         let Some(driver) = self.context.raft.clone() else {
             let block = self.writer.create_next_block(&batch);
             let number = self.writer.last_number();
-            return self.commit_and_append(block, kind, number).await;
+            return self.commit_and_append(block, kind, number).await.map(drop);
         };
         // As etcdraft: the leader proposes the unsigned block; it is signed, with the raft
         // index in its metadata, when the entry is committed.
         let block = self.writer.create_next_block(&batch);
         let number = self.writer.last_number();
         let data = block.encode_to_vec();
+        // Committed entries keep being applied while the proposal is pending, so a block that
+        // another leader orders at this height ends the wait. The proposal is made again
+        // after a while in case it was lost with a leadership change; a second copy of a
+        // committed block is skipped when applied.
+        let mut propose_at = Some(Instant::now());
         loop {
-            match driver.propose(&self.chain.id, data.clone()).await {
-                Ok(()) => break,
-                Err(DriverError::Raft(RaftError::NotLeader { .. })) => {
-                    tokio::time::sleep(LEADER_WAIT_RETRY).await;
+            tokio::select! {
+                entry = next_applied(&mut self.applied) => {
+                    let Some(entry) = entry else {
+                        return self.fail("the consensus driver stopped".into());
+                    };
+                    if let Some(written) = self.apply(entry).await?
+                        && written.header.as_ref().is_some_and(|h| h.number >= number)
+                    {
+                        return Ok(());
+                    }
                 }
-                Err(e) => return self.fail(format!("cannot propose block {number}: {e}")),
-            }
-        }
-        loop {
-            let Some(entry) = next_applied(&mut self.applied).await else {
-                return self.fail("the consensus driver stopped".into());
-            };
-            if let Some(written) = self.apply(entry).await?
-                && written.header.as_ref().is_some_and(|h| h.number == number)
-            {
-                return Ok(written);
+                () = sleep_until(propose_at), if propose_at.is_some() => {
+                    let result = driver.propose(&self.chain.id, data.clone()).await;
+                    match after_proposal(result) {
+                        ProposalNext::ProposeAgainAfter(wait) => {
+                            propose_at = Some(Instant::now() + wait);
+                        }
+                        ProposalNext::Drop { leader } => {
+                            // As etcdraft when it becomes a follower: the batch is dropped
+                            // (its clients resubmit) and so is whatever the cutter holds.
+                            tracing::warn!(channel = %self.chain.id, leader, block = number, "leadership moved: dropping the pending block");
+                            let _ = self.cutter.cut();
+                            return Ok(());
+                        }
+                        ProposalNext::Fail(e) => {
+                            return self.fail(format!("cannot propose block {number}: {e}"));
+                        }
+                    }
+                }
             }
         }
     }
@@ -533,6 +555,31 @@ impl SequencerTask {
     }
 }
 
+/// What a sequencer does after proposing its pending block.
+#[derive(Debug, PartialEq)]
+enum ProposalNext {
+    /// Wait for the block to commit (or for a leader to appear), then propose it again.
+    ProposeAgainAfter(Duration),
+    /// Another node leads the channel: drop the pending block and the cutter's batch.
+    Drop { leader: u64 },
+    /// Consensus failed; the channel halts.
+    Fail(String),
+}
+
+fn after_proposal(result: Result<(), DriverError>) -> ProposalNext {
+    match result {
+        Ok(()) => ProposalNext::ProposeAgainAfter(PROPOSAL_RESEND),
+        Err(DriverError::Raft(RaftError::NotLeader {
+            leader: Some(leader),
+            ..
+        })) => ProposalNext::Drop { leader },
+        Err(DriverError::Raft(RaftError::NotLeader { leader: None, .. })) => {
+            ProposalNext::ProposeAgainAfter(LEADER_WAIT_RETRY)
+        }
+        Err(e) => ProposalNext::Fail(e.to_string()),
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -596,4 +643,38 @@ fn original_config_update(config: &Envelope) -> Option<Envelope> {
     )
     .ok()?;
     config_envelope.last_update
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_leader(leader: Option<u64>) -> Result<(), DriverError> {
+        Err(DriverError::Raft(RaftError::NotLeader {
+            channel: "mychannel".into(),
+            leader,
+        }))
+    }
+
+    // Mirrors etcdraft: a node that finds another leader while a block is pending drops it
+    // (and does not keep proposing); without any leader it waits for the election.
+    #[test]
+    fn pending_block_is_dropped_when_another_node_leads() {
+        assert_eq!(
+            after_proposal(not_leader(Some(2))),
+            ProposalNext::Drop { leader: 2 }
+        );
+        assert_eq!(
+            after_proposal(not_leader(None)),
+            ProposalNext::ProposeAgainAfter(LEADER_WAIT_RETRY)
+        );
+        assert_eq!(
+            after_proposal(Ok(())),
+            ProposalNext::ProposeAgainAfter(PROPOSAL_RESEND)
+        );
+        assert!(matches!(
+            after_proposal(Err(DriverError::Stopped)),
+            ProposalNext::Fail(_)
+        ));
+    }
 }
