@@ -65,82 +65,66 @@ impl<T> Default for MapDiff<T> {
     }
 }
 
-fn values_update(
-    original: &BTreeMap<String, ConfigValue>,
-    updated: &BTreeMap<String, ConfigValue>,
-) -> MapDiff<ConfigValue> {
-    let mut diff = MapDiff::default();
-    for (name, orig) in original {
-        match updated.get(name) {
-            None => diff.members_changed = true,
-            Some(new) if new.mod_policy == orig.mod_policy && new.value == orig.value => {
-                diff.same.insert(
-                    name.clone(),
-                    ConfigValue {
-                        version: orig.version,
-                        ..Default::default()
-                    },
-                );
-            }
-            Some(new) => {
-                let written = ConfigValue {
-                    version: orig.version.wrapping_add(1),
-                    value: new.value.clone(),
-                    mod_policy: new.mod_policy.clone(),
-                };
-                diff.write.insert(name.clone(), written);
-            }
-        }
-    }
-    for (name, new) in updated.iter().filter(|(n, _)| !original.contains_key(*n)) {
-        diff.members_changed = true;
-        diff.write.insert(
-            name.clone(),
-            ConfigValue {
-                version: 0,
-                ..new.clone()
-            },
-        );
-    }
-    diff
+/// A config value or policy: the leaves of a config tree, diffed the same way.
+trait ConfigLeaf: Clone + Default {
+    fn version(&self) -> u64;
+    fn set_version(&mut self, version: u64);
+    /// Same mod_policy and same content (value bytes or policy).
+    fn same_content(&self, other: &Self) -> bool;
 }
 
-fn policies_update(
-    original: &BTreeMap<String, ConfigPolicy>,
-    updated: &BTreeMap<String, ConfigPolicy>,
-) -> MapDiff<ConfigPolicy> {
+impl ConfigLeaf for ConfigValue {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+    fn same_content(&self, other: &Self) -> bool {
+        self.mod_policy == other.mod_policy && self.value == other.value
+    }
+}
+
+impl ConfigLeaf for ConfigPolicy {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+    fn same_content(&self, other: &Self) -> bool {
+        self.mod_policy == other.mod_policy && self.policy == other.policy
+    }
+}
+
+/// Fabric's per-map diff of leaves: unchanged leaves go to the read set as bare versions,
+/// changed ones to the write set at version + 1, new ones at version 0; any removal or
+/// addition changes the parent's member list.
+fn leaves_update<T: ConfigLeaf>(
+    original: &BTreeMap<String, T>,
+    updated: &BTreeMap<String, T>,
+) -> MapDiff<T> {
     let mut diff = MapDiff::default();
     for (name, orig) in original {
         match updated.get(name) {
             None => diff.members_changed = true,
-            Some(new) if new.mod_policy == orig.mod_policy && new.policy == orig.policy => {
-                diff.same.insert(
-                    name.clone(),
-                    ConfigPolicy {
-                        version: orig.version,
-                        ..Default::default()
-                    },
-                );
+            Some(new) if new.same_content(orig) => {
+                let mut bare = T::default();
+                bare.set_version(orig.version());
+                diff.same.insert(name.clone(), bare);
             }
             Some(new) => {
-                let written = ConfigPolicy {
-                    version: orig.version.wrapping_add(1),
-                    policy: new.policy.clone(),
-                    mod_policy: new.mod_policy.clone(),
-                };
+                let mut written = new.clone();
+                written.set_version(orig.version().wrapping_add(1));
                 diff.write.insert(name.clone(), written);
             }
         }
     }
     for (name, new) in updated.iter().filter(|(n, _)| !original.contains_key(*n)) {
         diff.members_changed = true;
-        diff.write.insert(
-            name.clone(),
-            ConfigPolicy {
-                version: 0,
-                ..new.clone()
-            },
-        );
+        let mut written = new.clone();
+        written.set_version(0);
+        diff.write.insert(name.clone(), written);
     }
     diff
 }
@@ -188,8 +172,8 @@ fn group_update(
             max: MAX_CONFIG_DEPTH,
         });
     }
-    let policies = policies_update(&original.policies, &updated.policies);
-    let values = values_update(&original.values, &updated.values);
+    let policies = leaves_update(&original.policies, &updated.policies);
+    let values = leaves_update(&original.values, &updated.values);
     let groups = groups_update(&original.groups, &updated.groups, depth)?;
     let membership_changed = policies.members_changed
         || values.members_changed
