@@ -8,6 +8,7 @@ mod node_binary;
 mod upstream_blocks;
 mod upstream_broadcast;
 mod upstream_cluster;
+mod upstream_config_update;
 mod upstream_deliver;
 mod upstream_hostile;
 mod upstream_node;
