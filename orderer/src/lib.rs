@@ -11,7 +11,8 @@
 //!
 //! - [`node`]: the running node the `orderer` binary assembles: channel registry, consensus per
 //!   channel (a one-member Raft group), the AtomicBroadcast gRPC service, the osnadmin channel
-//!   participation API and `/healthz`.
+//!   participation API and the operations endpoint (`/healthz`, `/version`, `/logspec`,
+//!   `/metrics`).
 //!
 //! Apart from [`node`], nothing here does I/O or owns a clock: callers pass the current time where Fabric reads
 //! the wall clock (certificate expiry, request timestamps).

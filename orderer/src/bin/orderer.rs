@@ -8,24 +8,22 @@ use fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcastServer;
 use fabric_protos::orderer::cluster_server::ClusterServer;
 use weft_comm::{MessageLimits, ServerConfig, ServerKeepalive, ServerTlsConfig};
 use weft_msp::{SigningIdentity, X509Msp};
+use weft_nodeconfig::MetricsProvider;
 use weft_nodeconfig::{BootstrapMethod, Env, OrdererConfig};
 use weft_orderer::broadcast::FilterOptions;
 use weft_orderer::deliver::DeliverOptions;
-use weft_orderer::node::admin::{AdminTls, build_acceptor, serve_admin, serve_operations};
+use weft_orderer::node::admin::{AdminTls, build_acceptor, serve_admin};
 use weft_orderer::node::chain::SequencerContext;
 use weft_orderer::node::cluster::{Cluster, ClusterService};
+use weft_orderer::node::operations::{
+    LogSpec, Metrics, Operations, filter_from_spec, serve_operations,
+};
 use weft_orderer::node::raft::RaftDriver;
 use weft_orderer::node::registrar::Registrar;
 use weft_orderer::node::service::AtomicBroadcastService;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FABRIC_LOGGING_SPEC")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let log_spec = init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -33,7 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run()) {
+    match runtime.block_on(run(log_spec)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("orderer: {e}");
@@ -42,7 +40,41 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
+/// Installs the tracing subscriber with a reloadable filter set from `FABRIC_LOGGING_SPEC`
+/// (Fabric's spec syntax; "info" when unset or invalid). The returned handle lets `/logspec`
+/// change the filter at runtime.
+fn init_logging() -> LogSpec {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let requested = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_default();
+    let (spec, filter, refused) = match filter_from_spec(&requested) {
+        Ok(filter) if !requested.is_empty() => (requested, filter, None),
+        Ok(filter) => ("info".to_string(), filter, None),
+        Err(e) => (
+            "info".to_string(),
+            tracing_subscriber::EnvFilter::new("info"),
+            Some(e),
+        ),
+    };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .init();
+    if let Some(e) = refused {
+        tracing::warn!(error = %e, "FABRIC_LOGGING_SPEC ignored; logging at info");
+    }
+    LogSpec::new(
+        spec,
+        Box::new(move |filter| handle.reload(filter).map_err(|e| e.to_string())),
+    )
+}
+
+async fn run(log_spec: LogSpec) -> Result<(), String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let config = OrdererConfig::load(&Env::from_process(), &cwd).map_err(|e| e.to_string())?;
@@ -119,9 +151,11 @@ async fn run() -> Result<(), String> {
         mutual_tls: tls.enabled && tls.client_auth_required,
         no_expiration_checks: config.general.authentication_no_expiration_checks,
     };
+    let metrics = Metrics::new();
     let service = AtomicBroadcastServer::new(
         AtomicBroadcastService::new(registrar.clone(), signer, filters, deliver_options)
-            .with_cluster(cluster.clone()),
+            .with_cluster(cluster.clone())
+            .with_metrics(metrics.clone()),
     )
     .with_fabric_message_limits();
     let cluster_service = ClusterServer::new(ClusterService::new(cluster, registrar.clone(), raft))
@@ -183,8 +217,24 @@ async fn run() -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|e| format!("Operations.ListenAddress {address}: {e}"))?;
-        tracing::info!(%address, "serving /healthz");
-        tokio::spawn(serve_operations(listener));
+        let prometheus = config.metrics.provider == MetricsProvider::Prometheus;
+        let heights = {
+            let registrar = registrar.clone();
+            Box::new(move || {
+                registrar
+                    .channel_ids()
+                    .into_iter()
+                    .filter_map(|id| registrar.info(&id).ok().map(|info| (id, info.height)))
+                    .collect()
+            })
+        };
+        let operations = Operations {
+            log_spec,
+            metrics: prometheus.then_some(metrics),
+            heights,
+        };
+        tracing::info!(%address, prometheus, "serving the operations endpoint");
+        tokio::spawn(serve_operations(listener, Arc::new(operations)));
     }
 
     grpc.serve(router, shutdown_signal())

@@ -1,5 +1,5 @@
 //! The admin endpoint (osnadmin's channel participation API, Fabric's
-//! `orderer/common/channelparticipation/restapi.go`) and the operations endpoint (`/healthz`).
+//! `orderer/common/channelparticipation/restapi.go`); the operations endpoint is in `operations`.
 
 use std::sync::Arc;
 
@@ -99,38 +99,6 @@ pub async fn serve_admin(
             }
             drop(permit);
         });
-    }
-}
-
-/// Serves `GET /healthz` (plain HTTP).
-pub async fn serve_operations(listener: TcpListener) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        tokio::spawn(async move {
-            serve_connection(tcp, 0, |request| async move { handle_operations(&request) }).await;
-            drop(permit);
-        });
-    }
-}
-
-fn handle_operations(request: &HttpRequest) -> HttpResponse {
-    match (request.method.as_str(), request.path.as_str()) {
-        ("GET", "/healthz") => HttpResponse::json(
-            200,
-            &serde_json::json!({ "status": "OK", "time": rfc3339_now() }),
-        ),
-        ("GET", "/version") => HttpResponse::json(
-            200,
-            &serde_json::json!({ "Version": env!("CARGO_PKG_VERSION") }),
-        ),
-        (_, "/healthz") => HttpResponse::error(405, "invalid request method"),
-        _ => HttpResponse::error(404, "not found"),
     }
 }
 
@@ -274,30 +242,6 @@ fn check_channel_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,21 +254,5 @@ mod tests {
         assert!(check_channel_id("1abc").is_err());
         assert!(check_channel_id("").is_err());
         assert!(check_channel_id(&"a".repeat(250)).is_err());
-    }
-
-    #[test]
-    fn healthz_answers_ok_and_other_paths_not_found() {
-        let get = |path: &str| HttpRequest {
-            method: "GET".into(),
-            path: path.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        let ok = handle_operations(&get("/healthz"));
-        assert_eq!(ok.status, 200);
-        let body: serde_json::Value = serde_json::from_slice(&ok.body).unwrap();
-        assert_eq!(body["status"], "OK");
-        assert_eq!(body["time"].as_str().unwrap().len(), 20);
-        assert_eq!(handle_operations(&get("/nope")).status, 404);
     }
 }

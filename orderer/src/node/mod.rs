@@ -7,6 +7,7 @@ pub mod admin;
 pub mod chain;
 pub mod cluster;
 pub mod http;
+pub mod operations;
 pub mod raft;
 pub mod registrar;
 pub mod service;

@@ -16,6 +16,7 @@ use weft_msp::SigningIdentity;
 
 use super::chain::{Chain, Order};
 use super::cluster::Cluster;
+use super::operations::Metrics;
 use super::registrar::Registrar;
 use crate::broadcast::{FilterOptions, StandardChannel, channel_header};
 use crate::deliver::{DeliverChain, DeliverOptions, Step, open_session};
@@ -30,6 +31,7 @@ pub struct AtomicBroadcastService {
     filters: FilterOptions,
     deliver: DeliverOptions,
     cluster: Option<Arc<Cluster>>,
+    metrics: Arc<Metrics>,
 }
 
 impl AtomicBroadcastService {
@@ -45,12 +47,19 @@ impl AtomicBroadcastService {
             filters,
             deliver,
             cluster: None,
+            metrics: Metrics::new(),
         }
     }
 
     /// Forwards what a follower accepts to the channel's leader through `cluster`.
     pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
         self.cluster = Some(cluster);
+        self
+    }
+
+    /// Counts broadcast responses and delivered blocks in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 }
@@ -72,6 +81,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let signer = self.signer.clone();
         let filters = self.filters;
         let cluster = self.cluster.clone();
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             while let Some(envelope) = next_request(&mut incoming, &sender).await {
                 let response = broadcast_one(
@@ -82,6 +92,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
                     &envelope,
                 )
                 .await;
+                record_broadcast(&metrics, &envelope, &response);
                 if sender.send(Ok(response)).await.is_err() {
                     return;
                 }
@@ -99,9 +110,13 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let registrar = self.registrar.clone();
         let options = self.deliver;
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             while let Some(envelope) = next_request(&mut incoming, &sender).await {
-                let status = deliver_one(&registrar, &options, cert_hash, &envelope, &sender).await;
+                let status = deliver_one(
+                    &registrar, &options, &metrics, cert_hash, &envelope, &sender,
+                )
+                .await;
                 let Some(status) = status else { return };
                 let response = DeliverResponse {
                     r#type: Some(DeliverType::Status(status as i32)),
@@ -187,6 +202,7 @@ async fn broadcast_one(
 async fn deliver_one(
     registrar: &Registrar,
     options: &DeliverOptions,
+    metrics: &Metrics,
     cert_hash: Option<[u8; 32]>,
     envelope: &Envelope,
     sender: &mpsc::Sender<Result<DeliverResponse, tonic::Status>>,
@@ -249,12 +265,33 @@ async fn deliver_one(
                 if sender.send(Ok(response)).await.is_err() {
                     return None;
                 }
+                metrics.deliver_block_sent(chain.id());
                 if let Some(status) = session.cursor.sent() {
                     return Some(status);
                 }
             }
         }
     }
+}
+
+/// Counts one broadcast response under Fabric's labels: the envelope's claimed channel and
+/// header type name ("unknown" without a readable channel header), and the status name.
+fn record_broadcast(metrics: &Metrics, envelope: &Envelope, response: &BroadcastResponse) {
+    let (channel, tx_type) = match channel_header(envelope) {
+        Ok(header) => {
+            let tx_type = fabric_protos::common::HeaderType::try_from(header.r#type).map_or_else(
+                |_| header.r#type.to_string(),
+                |t| t.as_str_name().to_string(),
+            );
+            (header.channel_id, tx_type)
+        }
+        Err(_) => ("unknown".to_string(), "unknown".to_string()),
+    };
+    let status = Status::try_from(response.status).map_or_else(
+        |_| response.status.to_string(),
+        |s| s.as_str_name().to_string(),
+    );
+    metrics.broadcast_processed(&channel, &tx_type, &status);
 }
 
 /// On a follower, sends `order` to the channel's leader (Fabric: a follower's `Submit` forwards

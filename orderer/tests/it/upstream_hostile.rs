@@ -430,6 +430,26 @@ fn hostile_input_gets_errors_and_the_orderer_keeps_ordering() {
     assert_eq!(block.header.unwrap().number, 1);
     assert_eq!(block.data.unwrap().data, [tx.encode_to_vec()]);
 
+    // The operations endpoint counts what was ordered and delivered (Fabric's
+    // broadcast_processed_count, deliver_blocks_sent and ledger_blockchain_height, served on
+    // /metrics with Metrics.Provider "prometheus").
+    let RawOutcome::Closed { reply } = send_raw(
+        orderer.operations,
+        b"GET /metrics HTTP/1.1\r\nHost: orderer\r\n\r\n",
+    );
+    let metrics = String::from_utf8_lossy(&reply);
+    assert!(metrics.starts_with("HTTP/1.1 200 "), "{metrics}");
+    let success = format!(
+        "broadcast_processed_count{{channel=\"{CHANNEL}\",type=\"ENDORSER_TRANSACTION\",status=\"SUCCESS\"}} 1"
+    );
+    let sent = format!(
+        "deliver_blocks_sent{{channel=\"{CHANNEL}\",filtered=\"false\",data_type=\"block\"}} "
+    );
+    let height = format!("ledger_blockchain_height{{channel=\"{CHANNEL}\"}} 2");
+    assert!(metrics.lines().any(|l| l == success), "{metrics}");
+    assert!(metrics.lines().any(|l| l.starts_with(&sent)), "{metrics}");
+    assert!(metrics.lines().any(|l| l == height), "{metrics}");
+
     let log = std::fs::read_to_string(&orderer.log).unwrap();
     assert!(!log.contains("panicked"), "the orderer log shows a panic");
     assert!(process_alive(pid), "the orderer process ended");
