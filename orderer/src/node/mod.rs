@@ -11,3 +11,4 @@ pub mod operations;
 pub mod raft;
 pub mod registrar;
 pub mod service;
+pub mod start;
