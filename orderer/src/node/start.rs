@@ -277,11 +277,19 @@ async fn separate_cluster_server(
     let (Some(cert), Some(key)) = (&cluster.server_certificate, &cluster.server_private_key) else {
         return Err("General.Cluster.ServerCertificate and ServerPrivateKey are required when General.Cluster.ListenPort is set".into());
     };
-    let server_config = ServerConfig {
-        tls: Some(
-            ServerTlsConfig::from_files(cert, key)
-                .map_err(|e| format!("General.Cluster.ServerCertificate: {e}"))?,
-        ),
+    let tls = ServerTlsConfig::from_files(cert, key)
+        .map_err(|e| format!("General.Cluster.ServerCertificate: {e}"))?;
+    let server_config = server_config(config, Some(tls));
+    weft_comm::GrpcServer::bind(&endpoint, server_config)
+        .await
+        .map(Some)
+        .map_err(|e| format!("General.Cluster.ListenAddress/ListenPort {endpoint}: {e}"))
+}
+
+/// The General.* keepalive, message size and handshake settings every gRPC listener shares.
+fn server_config(config: &OrdererConfig, tls: Option<ServerTlsConfig>) -> ServerConfig {
+    ServerConfig {
+        tls,
         keepalive: ServerKeepalive {
             min_client_ping_interval: config.general.keepalive_server_min_interval,
             interval: config.general.keepalive_server_interval,
@@ -292,11 +300,7 @@ async fn separate_cluster_server(
             max_send_msg_size_bytes: config.general.max_send_msg_size_bytes,
         },
         connection_timeout: config.general.connection_timeout,
-    };
-    weft_comm::GrpcServer::bind(&endpoint, server_config)
-        .await
-        .map(Some)
-        .map_err(|e| format!("General.Cluster.ListenAddress/ListenPort {endpoint}: {e}"))
+    }
 }
 
 async fn grpc_server(config: &OrdererConfig) -> Result<weft_comm::GrpcServer, String> {
@@ -323,19 +327,7 @@ async fn grpc_server(config: &OrdererConfig) -> Result<weft_comm::GrpcServer, St
     } else {
         None
     };
-    let server_config = ServerConfig {
-        tls: server_tls,
-        keepalive: ServerKeepalive {
-            min_client_ping_interval: config.general.keepalive_server_min_interval,
-            interval: config.general.keepalive_server_interval,
-            timeout: config.general.keepalive_server_timeout,
-        },
-        limits: weft_comm::MessageSizeLimits {
-            max_recv_msg_size_bytes: config.general.max_recv_msg_size_bytes,
-            max_send_msg_size_bytes: config.general.max_send_msg_size_bytes,
-        },
-        connection_timeout: config.general.connection_timeout,
-    };
+    let server_config = server_config(config, server_tls);
     let endpoint = config.listen_endpoint();
     weft_comm::GrpcServer::bind(&endpoint, server_config)
         .await

@@ -265,20 +265,9 @@ pub fn write_local_msp(
         &msp_dir.join("signcerts").join(cert_file_name(name)),
         &sign_cert,
     )?;
-    let ca_file = cert_file_name(&sign_ca.name);
-    write_cert(&msp_dir.join("cacerts").join(&ca_file), sign_ca.cert_der())?;
-    write_cert(
-        &msp_dir
-            .join("tlscacerts")
-            .join(cert_file_name(&tls_ca.name)),
-        tls_ca.cert_der(),
-    )?;
-    if node_ous {
-        write_file(
-            &msp_dir.join("config.yaml"),
-            node_ou_config_yaml(&format!("cacerts/{ca_file}")).as_bytes(),
-        )?;
-    } else {
+    // The CA certificates and NodeOU config are those of the org's verifying MSP.
+    write_verifying_msp(&msp_dir, sign_ca, tls_ca, node_ous)?;
+    if !node_ous {
         write_cert(
             &msp_dir.join("admincerts").join(cert_file_name(name)),
             &sign_cert,
