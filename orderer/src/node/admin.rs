@@ -9,9 +9,8 @@ use openssl::x509::X509;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::X509VerifyFlags;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
-use super::http::{HttpRequest, HttpResponse, MAX_CONNECTIONS, multipart_part, serve_connection};
+use super::http::{HttpRequest, HttpResponse, multipart_part, serve_connection, serve_listener};
 use super::registrar::{ChannelInfo, Registrar, RegistrarError};
 
 pub const CHANNELS_PATH: &str = "/participation/v1/channels";
@@ -66,17 +65,10 @@ pub async fn serve_admin(
     registrar: Arc<Registrar>,
     max_body: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+    serve_listener(listener, move |tcp| {
         let registrar = registrar.clone();
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        async move {
             let handle = |request| handle_admin(registrar, request);
             match acceptor {
                 Some(acceptor) => {
@@ -97,9 +89,9 @@ pub async fn serve_admin(
                 }
                 None => serve_connection(tcp, max_body, handle).await,
             }
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 fn channel_url(name: &str) -> String {

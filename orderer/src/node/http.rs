@@ -2,9 +2,13 @@
 //! per connection (`Connection: close`), `Content-Length` bodies only, every size and wait
 //! bounded.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// Largest request head (request line and headers).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -12,6 +16,36 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once per endpoint.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
+pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Accepts connections until the listener is dropped, serving each with `serve` on its own
+/// task, at most [`MAX_CONNECTIONS`] at once.
+pub async fn serve_listener<F, Fut>(listener: TcpListener, serve: F)
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let connection = serve(tcp);
+        tokio::spawn(async move {
+            connection.await;
+            drop(permit);
+        });
+    }
+}
 
 #[derive(Debug)]
 pub struct HttpRequest {

@@ -6,10 +6,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tracing_subscriber::EnvFilter;
 
-use super::http::{HttpRequest, HttpResponse, MAX_CONNECTIONS, serve_connection};
+use super::http::{HttpRequest, HttpResponse, serve_connection, serve_listener};
 
 /// Largest `/logspec` PUT body.
 pub const MAX_LOGSPEC_BODY: usize = 4 * 1024;
@@ -273,23 +272,16 @@ pub struct Operations {
 
 /// Serves the operations endpoint (plain HTTP) until the listener fails.
 pub async fn serve_operations(listener: TcpListener, operations: Arc<Operations>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+    serve_listener(listener, move |tcp| {
         let operations = operations.clone();
-        tokio::spawn(async move {
+        async move {
             serve_connection(tcp, MAX_LOGSPEC_BODY, |request| async move {
                 operations.handle(&request)
             })
             .await;
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 impl Operations {
