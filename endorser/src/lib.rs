@@ -1,0 +1,1 @@
+//! The peer's endorser: proposal checks, transaction simulation into read-write sets, signed proposal responses.

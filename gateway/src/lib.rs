@@ -1,0 +1,1 @@
+//! The Fabric Gateway and Discovery services of the peer.
