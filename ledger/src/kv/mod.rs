@@ -15,6 +15,7 @@ mod batch;
 mod commit_hash;
 mod error;
 mod height;
+mod history;
 mod merkle;
 mod private;
 mod rwset;
@@ -29,6 +30,7 @@ pub use commit_hash::{
 };
 pub use error::KvError;
 pub use height::{Height, decode_ordered_u64, encode_ordered_u64};
+pub use history::{ChannelHistory, HistoryWrite, LevelDbHistoryDb};
 pub use merkle::{MerkleBuilder, RangeSummary, summarize_range_reads};
 pub use private::prepare_private_writes;
 pub use rwset::{CollHashedRwSet, NsRwSet, TxRwSet};
