@@ -1,1 +1,18 @@
-//! Fabric's _lifecycle system chaincode: chaincode packages, approvals, definitions, with Fabric's state layout.
+//! Fabric's `_lifecycle` system chaincode: chaincode packages, approvals and definitions, stored
+//! with Fabric's exact state layout so Go and Weft peers on one channel read each other's
+//! approvals and definitions.
+//!
+//! - [`state`]: the key layout and serializer (Fabric's `serializer.go`).
+//! - [`definition`]: the stored records, [`committed_definition`] for the endorser and committer,
+//!   and the default policies.
+
+pub mod definition;
+pub mod error;
+pub mod state;
+
+pub use definition::{
+    ChaincodeDefinition, ChaincodeLocalPackage, ChaincodeParameters, committed_definition,
+    default_endorsement_policy_bytes, lifecycle_validation_parameter,
+};
+pub use error::LifecycleError;
+pub use state::LIFECYCLE_NAMESPACE;
