@@ -1,1 +1,23 @@
-//! The Weft peer node.
+//! The Weft peer node, a drop-in for Fabric's `peer node start`.
+//!
+//! - [`channels`]: the peer's channels in one shared block store, loaded on first use; joining
+//!   from a genesis block, config tracking.
+//! - [`scc`]: the system chaincodes `cscc` (join, list, channel config) and `qscc` (ledger
+//!   queries) as [`weft_chaincode_api::Chaincode`] implementations.
+//! - [`blocks`]: pulling each channel's blocks from its orderers (endpoints and TLS roots from
+//!   the channel config, failover, bounded backoff) and verifying them before commit.
+//! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
+//!   endpoint.
+//! - [`proposal`]: decoding signed proposals and the peer's ACL checks.
+//!
+//! Tests: unit tests inline; `tests/it` runs the `peer` binary beside upstream Fabric 2.5.9
+//! (`upstream_*` modules, which fail when `.cache/upstream/fabric-2.5.9/bin` is missing).
+
+pub mod blocks;
+pub mod channels;
+mod error;
+pub mod node;
+pub mod proposal;
+pub mod scc;
+
+pub use error::{PeerError, Result};

@@ -1,0 +1,270 @@
+//! One task per channel that keeps the channel's ledger level with its ordering service.
+//!
+//! The task asks an orderer for blocks `height..=u64::MAX` (BLOCK_UNTIL_READY) with a signed
+//! `DELIVER_SEEK_INFO` envelope bound to the peer's TLS client certificate, verifies and stores
+//! each block, and on any failure (dial, stream error, status response, bad block) tries the
+//! next endpoint after a backoff that doubles from [`BACKOFF_INITIAL`] up to
+//! [`PullerSettings::backoff_max`]. A block received resets the backoff. Endpoints are re-read
+//! from the channel config at each attempt, so config blocks that move the orderers take
+//! effect at the next reconnect. Idle, a task is one pending stream read: no thread, no timer.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fabric_protos::common::{
+    ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader, Status,
+};
+use fabric_protos::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+use fabric_protos::orderer::deliver_response::Type as DeliverType;
+use fabric_protos::orderer::seek_info::SeekBehavior;
+use fabric_protos::orderer::seek_position::Type as Position;
+use fabric_protos::orderer::{SeekInfo, SeekPosition, SeekSpecified};
+use prost::Message;
+use tokio::sync::mpsc;
+use weft_comm::{ClientConfig, ClientTlsConfig, MessageLimits};
+use weft_msp::SigningIdentity;
+
+use super::endpoints::{OrdererEndpoint, orderer_endpoints};
+use super::verify::BlockVerifier;
+use crate::channels::PeerChannel;
+
+/// First wait after a failed attempt.
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Ceiling of the wait between attempts unless the config sets a lower one.
+pub const BACKOFF_MAX_DEFAULT: Duration = Duration::from_secs(10);
+/// Length of the random nonce in the seek envelope's signature header (Fabric's 24 bytes).
+const NONCE_BYTES: usize = 24;
+
+/// Node-wide settings of every channel's puller.
+#[derive(Clone)]
+pub struct PullerSettings {
+    pub signer: Arc<dyn SigningIdentity>,
+    /// Keepalive, dial timeout and message limits; TLS is filled per endpoint.
+    pub client: ClientConfig,
+    /// Whether orderer connections use TLS (`peer.tls.enabled`).
+    pub tls: bool,
+    /// The PEM certificate and key presented to orderers.
+    pub client_cert_pem: Option<Vec<u8>>,
+    pub client_key_pem: Option<Vec<u8>>,
+    /// Longest wait between attempts.
+    pub backoff_max: Duration,
+}
+
+/// Starts and owns the pullers of all channels.
+pub struct BlockPuller {
+    settings: PullerSettings,
+    verifier: Arc<dyn BlockVerifier>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl BlockPuller {
+    pub fn new(
+        settings: PullerSettings,
+        verifier: Arc<dyn BlockVerifier>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            settings,
+            verifier,
+            runtime,
+        }
+    }
+
+    /// Starts pulling `channel`'s blocks; callable from any thread.
+    pub fn start(&self, channel: Arc<PeerChannel>) {
+        let task = ChannelPuller {
+            settings: self.settings.clone(),
+            verifier: self.verifier.clone(),
+            channel,
+        };
+        self.runtime.spawn(task.run());
+    }
+}
+
+struct ChannelPuller {
+    settings: PullerSettings,
+    verifier: Arc<dyn BlockVerifier>,
+    channel: Arc<PeerChannel>,
+}
+
+/// Why an attempt ended.
+enum AttemptEnd {
+    /// Blocks were received before the failure: retry at once with the backoff reset.
+    Progress(String),
+    /// Nothing was received.
+    Failed(String),
+}
+
+impl ChannelPuller {
+    async fn run(self) {
+        let channel_id = self.channel.id().to_owned();
+        let mut backoff = BACKOFF_INITIAL;
+        let mut attempt: usize = 0;
+        loop {
+            let endpoints = orderer_endpoints(&self.channel.bundle());
+            if endpoints.is_empty() {
+                tracing::warn!(channel = %channel_id, "no orderer endpoints in the channel config; retrying");
+                tokio::time::sleep(self.settings.backoff_max).await;
+                continue;
+            }
+            let endpoint = &endpoints[attempt % endpoints.len()];
+            attempt = attempt.wrapping_add(1);
+            match self.pull_from(endpoint).await {
+                AttemptEnd::Progress(reason) => {
+                    tracing::info!(channel = %channel_id, orderer = %endpoint.address, %reason, "block stream ended; reconnecting");
+                    backoff = BACKOFF_INITIAL;
+                }
+                AttemptEnd::Failed(reason) => {
+                    tracing::warn!(channel = %channel_id, orderer = %endpoint.address, %reason, retry_in_ms = backoff.as_millis() as u64, "cannot pull blocks");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                }
+            }
+        }
+    }
+
+    fn client_config(&self, endpoint: &OrdererEndpoint) -> ClientConfig {
+        let mut config = self.settings.client.clone();
+        if self.settings.tls {
+            config.tls = Some(ClientTlsConfig {
+                server_root_cas_pem: endpoint.tls_roots_pem.clone(),
+                client_cert_pem: self.settings.client_cert_pem.clone(),
+                client_key_pem: self.settings.client_key_pem.clone(),
+                server_name_override: None,
+            });
+        }
+        config
+    }
+
+    async fn pull_from(&self, endpoint: &OrdererEndpoint) -> AttemptEnd {
+        let fail =
+            |what: &str, e: &dyn std::fmt::Display| AttemptEnd::Failed(format!("{what}: {e}"));
+        let config = self.client_config(endpoint);
+        let connection = match weft_comm::connect(&endpoint.address, &config).await {
+            Ok(c) => c,
+            Err(e) => return fail("dial", &e),
+        };
+        let height = match self.channel.height() {
+            Ok(h) => h,
+            Err(e) => return fail("ledger height", &e),
+        };
+        let request = match self.seek_envelope(height) {
+            Ok(r) => r,
+            Err(e) => return fail("signing the seek request", &e),
+        };
+        // `requests` lives until this function returns, which keeps the request stream open
+        // while blocks flow.
+        let (requests, receiver) = mpsc::channel(1);
+        if requests.send(request).await.is_err() {
+            return AttemptEnd::Failed("request stream closed".into());
+        }
+        let mut client = AtomicBroadcastClient::new(connection).with_message_limits(config.limits);
+        let stream = client
+            .deliver(tokio_stream::wrappers::ReceiverStream::new(receiver))
+            .await;
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err(e) => return fail("deliver", &e),
+        };
+        let mut received = 0u64;
+        let end = |received: u64, reason: String| {
+            if received > 0 {
+                AttemptEnd::Progress(reason)
+            } else {
+                AttemptEnd::Failed(reason)
+            }
+        };
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(m)) => m,
+                Ok(None) => return end(received, "orderer closed the stream".into()),
+                Err(e) => return end(received, format!("stream error: {e}")),
+            };
+            match message.r#type {
+                Some(DeliverType::Block(block)) => {
+                    if let Err(reason) = self.commit(block).await {
+                        return end(received, reason);
+                    }
+                    received += 1;
+                }
+                Some(DeliverType::Status(status)) => {
+                    let status = Status::try_from(status)
+                        .map_or_else(|_| status.to_string(), |s| s.as_str_name().to_owned());
+                    return end(received, format!("orderer replied with status {status}"));
+                }
+                _ => return end(received, "unexpected deliver response".into()),
+            }
+        }
+    }
+
+    /// Verifies and stores one block.
+    async fn commit(&self, block: fabric_protos::common::Block) -> Result<(), String> {
+        let channel = self.channel.clone();
+        let verifier = self.verifier.clone();
+        tokio::task::spawn_blocking(move || {
+            let height = channel.height().map_err(|e| e.to_string())?;
+            verifier
+                .verify(&channel.bundle(), height, &block)
+                .map_err(|e| format!("block verification failed: {e}"))?;
+            let bytes = block.encode_to_vec();
+            channel.append(&block, bytes).map_err(|e| e.to_string())?;
+            let transactions = block.data.as_ref().map_or(0, |d| d.data.len());
+            tracing::info!(channel = %channel.id(), number = height, transactions, "committed block");
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("commit task failed: {e}"))?
+    }
+
+    /// The signed request for blocks `start..` (Fabric's `seekHelper` in the blocks provider).
+    fn seek_envelope(&self, start: u64) -> Result<Envelope, String> {
+        let signer = &self.settings.signer;
+        let seek = SeekInfo {
+            start: Some(SeekPosition {
+                r#type: Some(Position::Specified(SeekSpecified { number: start })),
+            }),
+            stop: Some(SeekPosition {
+                r#type: Some(Position::Specified(SeekSpecified { number: u64::MAX })),
+            }),
+            behavior: SeekBehavior::BlockUntilReady as i32,
+            ..Default::default()
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let tls_cert_hash = self
+            .settings
+            .client_cert_pem
+            .as_deref()
+            .and_then(|pem| openssl::x509::X509::from_pem(pem).ok())
+            .and_then(|cert| cert.to_der().ok())
+            .map(|der| weft_comm::tls_cert_hash(&der).to_vec())
+            .unwrap_or_default();
+        let channel_header = ChannelHeader {
+            r#type: HeaderType::DeliverSeekInfo as i32,
+            channel_id: self.channel.id().to_owned(),
+            timestamp: Some(prost_types::Timestamp {
+                seconds: now.as_secs() as i64,
+                nanos: now.subsec_nanos() as i32,
+            }),
+            tls_cert_hash,
+            ..Default::default()
+        };
+        let mut nonce = vec![0u8; NONCE_BYTES];
+        openssl::rand::rand_bytes(&mut nonce).map_err(|e| e.to_string())?;
+        let payload = Payload {
+            header: Some(Header {
+                channel_header: channel_header.encode_to_vec(),
+                signature_header: SignatureHeader {
+                    creator: signer.serialize(),
+                    nonce,
+                }
+                .encode_to_vec(),
+            }),
+            data: seek.encode_to_vec(),
+        };
+        let payload = payload.encode_to_vec();
+        let signature = signer.sign(&payload).map_err(|e| e.to_string())?;
+        Ok(Envelope { payload, signature })
+    }
+}

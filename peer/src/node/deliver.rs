@@ -1,0 +1,333 @@
+//! The peer's `protos.Deliver` service (Fabric's `core/peer/deliverevents.go` over
+//! `common/deliver`): Deliver sends blocks, DeliverFiltered filtered blocks (transaction ids,
+//! types, validation codes and chaincode event names), DeliverWithPrivateData blocks with the
+//! private data the requester may read.
+//!
+//! Request evaluation (envelope checks, time window, TLS binding when client certificates are
+//! required, channel lookup, session access, SeekInfo positions including `next_commit`, and
+//! the Fabric status codes) is the shared Deliver core of `weft_orderer::deliver`; this module
+//! supplies the peer's channels and ACLs (`event/Block`, `event/FilteredBlock`, the channel's
+//! application Readers by default).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use fabric_protos::common::{Block, BlockMetadataIndex, Envelope, HeaderType, Status};
+use fabric_protos::protos::deliver_response::Type as DeliverType;
+use fabric_protos::protos::deliver_server::Deliver;
+use fabric_protos::protos::{
+    BlockAndPrivateData, ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, DeliverResponse,
+    FilteredBlock, FilteredChaincodeAction, FilteredTransaction, FilteredTransactionActions,
+    ProposalResponsePayload, Transaction, TxValidationCode, filtered_transaction,
+};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Streaming};
+use weft_comm::PeerInfo;
+use weft_orderer::deliver::{DeliverChain, DeliverOptions, Step, open_session};
+
+use crate::channels::{ChannelManager, PeerChannel};
+use crate::proposal;
+
+/// Responses buffered per stream before the handler waits for the client to read.
+pub const STREAM_BUFFER: usize = 16;
+
+/// What a Deliver variant sends for each block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverKind {
+    Block,
+    Filtered,
+    WithPrivateData,
+}
+
+impl DeliverKind {
+    fn acl_resource(self) -> &'static str {
+        match self {
+            DeliverKind::Filtered => "event/FilteredBlock",
+            DeliverKind::Block | DeliverKind::WithPrivateData => "event/Block",
+        }
+    }
+
+    fn response(self, block: Block) -> DeliverResponse {
+        let kind = match self {
+            DeliverKind::Block => DeliverType::Block(block),
+            DeliverKind::Filtered => DeliverType::FilteredBlock(filtered_block(&block)),
+            // Private data dissemination needs gossip, which Weft does not run: the block comes
+            // with no private data.
+            DeliverKind::WithPrivateData => DeliverType::BlockAndPrivateData(BlockAndPrivateData {
+                block: Some(block),
+                private_data_map: Default::default(),
+            }),
+        };
+        DeliverResponse { r#type: Some(kind) }
+    }
+}
+
+pub struct DeliverService {
+    channels: Arc<ChannelManager>,
+    options: DeliverOptions,
+}
+
+impl DeliverService {
+    pub fn new(channels: Arc<ChannelManager>, options: DeliverOptions) -> Self {
+        Self { channels, options }
+    }
+
+    fn serve(
+        &self,
+        kind: DeliverKind,
+        request: Request<Streaming<Envelope>>,
+    ) -> ReceiverStream<Result<DeliverResponse, tonic::Status>> {
+        let cert_hash = PeerInfo::client_cert_hash(&request);
+        let mut incoming = request.into_inner();
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let channels = self.channels.clone();
+        let options = self.options;
+        tokio::spawn(async move {
+            loop {
+                let envelope = match incoming.message().await {
+                    Ok(Some(envelope)) => envelope,
+                    Ok(None) => return,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let Some(status) =
+                    deliver_one(&channels, kind, &options, cert_hash, &envelope, &sender).await
+                else {
+                    return;
+                };
+                let response = DeliverResponse {
+                    r#type: Some(DeliverType::Status(status as i32)),
+                };
+                if sender.send(Ok(response)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        ReceiverStream::new(receiver)
+    }
+}
+
+type ResponseStream = ReceiverStream<Result<DeliverResponse, tonic::Status>>;
+
+#[tonic::async_trait]
+impl Deliver for DeliverService {
+    type DeliverStream = ResponseStream;
+    type DeliverFilteredStream = ResponseStream;
+    type DeliverWithPrivateDataStream = ResponseStream;
+
+    async fn deliver(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<ResponseStream>, tonic::Status> {
+        Ok(Response::new(self.serve(DeliverKind::Block, request)))
+    }
+
+    async fn deliver_filtered(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<ResponseStream>, tonic::Status> {
+        Ok(Response::new(self.serve(DeliverKind::Filtered, request)))
+    }
+
+    async fn deliver_with_private_data(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<ResponseStream>, tonic::Status> {
+        Ok(Response::new(
+            self.serve(DeliverKind::WithPrivateData, request),
+        ))
+    }
+}
+
+/// A peer channel as the Deliver core sees it.
+struct DeliverTarget {
+    channel: Arc<PeerChannel>,
+    kind: DeliverKind,
+}
+
+impl DeliverChain for DeliverTarget {
+    fn height(&self) -> u64 {
+        self.channel.height().unwrap_or(0)
+    }
+
+    fn errored(&self) -> bool {
+        false
+    }
+
+    fn config_sequence(&self) -> u64 {
+        self.channel.bundle().sequence()
+    }
+
+    fn check_readers(&self, envelope: &Envelope) -> Result<(), String> {
+        let signed = weft_orderer::broadcast::envelope_signed_data(envelope)?;
+        proposal::check_reader_acl(&self.channel.bundle(), self.kind.acl_resource(), &signed)
+    }
+}
+
+/// Serves one SeekInfo request; returns the final status, or `None` when the client left.
+async fn deliver_one(
+    channels: &Arc<ChannelManager>,
+    kind: DeliverKind,
+    options: &DeliverOptions,
+    cert_hash: Option<[u8; 32]>,
+    envelope: &Envelope,
+    sender: &mpsc::Sender<Result<DeliverResponse, tonic::Status>>,
+) -> Option<Status> {
+    let target = {
+        let channels = channels.clone();
+        let channel_id = weft_orderer::broadcast::channel_header(envelope)
+            .map(|h| h.channel_id)
+            .unwrap_or_default();
+        tokio::task::spawn_blocking(move || channels.get(&channel_id).ok().flatten())
+            .await
+            .ok()
+            .flatten()
+            .map(|channel| DeliverTarget { channel, kind })
+    };
+    let opened = open_session(
+        envelope,
+        SystemTime::now(),
+        options,
+        cert_hash.as_ref().map(|h| h.as_slice()),
+        |id| target.as_ref().filter(|t| t.channel.id() == id),
+    );
+    let (mut session, target) = match opened {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            tracing::debug!(reason = %refusal.reason, status = ?refusal.status, "deliver request refused");
+            return Some(refusal.status);
+        }
+    };
+    let ledger = target.channel.ledger().clone();
+    let mut watch = match ledger.subscribe() {
+        Ok(watch) => watch,
+        Err(_) => return Some(Status::ServiceUnavailable),
+    };
+    loop {
+        match session.cursor.step(target.height()) {
+            Step::Finish(status) => return Some(status),
+            Step::Wait => {
+                let next = session.cursor.next_number();
+                tokio::select! {
+                    waited = watch.wait_for_block(next) => {
+                        if waited.is_err() {
+                            return Some(Status::ServiceUnavailable);
+                        }
+                    }
+                    () = sender.closed() => return None,
+                }
+            }
+            Step::Send(number) => {
+                if let Err(reason) =
+                    session
+                        .access
+                        .evaluate(SystemTime::now(), target.config_sequence(), |e| {
+                            target.check_readers(e)
+                        })
+                {
+                    tracing::debug!(%reason, "deliver access revoked");
+                    return Some(Status::Forbidden);
+                }
+                let reader = ledger.clone();
+                let block =
+                    match tokio::task::spawn_blocking(move || reader.block_by_number(number)).await
+                    {
+                        Ok(Ok(Some(block))) => block,
+                        _ => return Some(Status::ServiceUnavailable),
+                    };
+                if sender.send(Ok(kind.response(block))).await.is_err() {
+                    return None;
+                }
+                if let Some(status) = session.cursor.sent() {
+                    return Some(status);
+                }
+            }
+        }
+    }
+}
+
+/// Fabric's filtered view of a block: per transaction its id, header type, validation code
+/// and, for endorser transactions, the chaincode events without payloads. Transactions whose
+/// envelope or header cannot be read are skipped, as Fabric skips them.
+pub fn filtered_block(block: &Block) -> FilteredBlock {
+    let number = block.header.as_ref().map_or(0, |h| h.number);
+    let filter = block
+        .metadata
+        .as_ref()
+        .and_then(|m| {
+            m.metadata
+                .get(BlockMetadataIndex::TransactionsFilter as usize)
+        })
+        .cloned()
+        .unwrap_or_default();
+    let mut filtered = FilteredBlock {
+        number,
+        ..Default::default()
+    };
+    let data = block
+        .data
+        .as_ref()
+        .map(|d| d.data.as_slice())
+        .unwrap_or_default();
+    for (index, envelope_bytes) in data.iter().enumerate() {
+        let Ok(envelope) = Envelope::decode(envelope_bytes.as_slice()) else {
+            continue;
+        };
+        let Ok(payload) = fabric_protos::common::Payload::decode(envelope.payload.as_slice())
+        else {
+            continue;
+        };
+        let Some(header) = payload.header else {
+            continue;
+        };
+        let Ok(channel_header) =
+            fabric_protos::common::ChannelHeader::decode(header.channel_header.as_slice())
+        else {
+            continue;
+        };
+        filtered.channel_id = channel_header.channel_id.clone();
+        let code = filter
+            .get(index)
+            .map_or(TxValidationCode::NotValidated as i32, |c| i32::from(*c));
+        let data = (channel_header.r#type == HeaderType::EndorserTransaction as i32)
+            .then(|| filtered_actions(&payload.data))
+            .map(filtered_transaction::Data::TransactionActions);
+        filtered.filtered_transactions.push(FilteredTransaction {
+            txid: channel_header.tx_id,
+            r#type: channel_header.r#type,
+            tx_validation_code: code,
+            data,
+        });
+    }
+    filtered
+}
+
+fn filtered_actions(transaction_bytes: &[u8]) -> FilteredTransactionActions {
+    let mut actions = FilteredTransactionActions::default();
+    let Ok(transaction) = Transaction::decode(transaction_bytes) else {
+        return actions;
+    };
+    for action in transaction.actions {
+        let event = ChaincodeActionPayload::decode(action.payload.as_slice())
+            .ok()
+            .and_then(|p| p.action)
+            .and_then(|a| {
+                ProposalResponsePayload::decode(a.proposal_response_payload.as_slice()).ok()
+            })
+            .and_then(|p| ChaincodeAction::decode(p.extension.as_slice()).ok())
+            .and_then(|a| ChaincodeEvent::decode(a.events.as_slice()).ok());
+        if let Some(event) = event.filter(|e| !e.chaincode_id.is_empty()) {
+            actions.chaincode_actions.push(FilteredChaincodeAction {
+                chaincode_event: Some(ChaincodeEvent {
+                    payload: Vec::new(),
+                    ..event
+                }),
+            });
+        }
+    }
+    actions
+}

@@ -1,0 +1,8 @@
+//! Integration tests of weft-peer. `upstream_*` modules run the `peer` binary beside upstream
+//! Fabric 2.5.9 processes (`.cache/upstream/fabric-2.5.9/bin`; they fail, never skip, when
+//! the binaries are missing).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod node_binary;
+mod support;
+mod upstream_channel;
