@@ -1,1 +1,33 @@
-//! Peer-side block verification, transaction validation and commit: TRANSACTIONS_FILTER, COMMIT_HASH, state and history.
+//! The peer's committer: verification of blocks received from orderers, validation of their
+//! transactions with Fabric v2.5's codes, and commit into the channel's ledger with
+//! TRANSACTIONS_FILTER and COMMIT_HASH computed as Fabric computes them.
+//!
+//! - [`verify`]: what a block must satisfy before it is even validated (sequence, previous hash,
+//!   metadata, well-formed envelopes, data hash, orderer signatures under BlockValidation).
+//! - [`validator`]: the per-transaction pipeline (structure, creator signature, duplicate txids,
+//!   endorsement policies from chaincode definitions and key-level parameters, config
+//!   transactions, MVCC and phantom reads); signature checks run on all cores.
+//! - [`ChannelLedger`]: a channel's block store chain, state, history and config; commit and
+//!   crash recovery; queries; commit notifications ([`CommitEvents`]).
+//! - [`DefinitionSource`]: how validation reads chaincode definitions (implemented over
+//!   `_lifecycle` by the peer).
+
+mod channel_ledger;
+pub mod definitions;
+pub mod endorsement;
+mod error;
+mod events;
+pub mod parallel;
+pub mod txcheck;
+pub mod validator;
+pub mod verify;
+
+pub use channel_ledger::{ChannelLedger, CommitOutcome, LedgerStores};
+pub use definitions::{
+    CollectionPolicy, DefinitionSource, NamespaceDefinition, ValidationInfo,
+    lifecycle_validation_info,
+};
+pub use error::{CommitError, VerifyError};
+pub use events::{COMMIT_EVENTS_QUEUE_MAX, CommitEvents, CommittedBlock, CommittedTx};
+pub use validator::{PreparedBlock, prepare_block};
+pub use verify::{ChainTip, decode_block, verify_block};
