@@ -8,7 +8,8 @@
 //!   the channel config, failover, bounded backoff) and verifying them before commit.
 //! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
 //!   endpoint.
-//! - [`proposal`]: decoding signed proposals and the peer's ACL checks.
+//! - [`proposal`]: the ACL checks of the peer's own services.
+//! - [`support`]: channels and chaincodes as the endorser (`weft-endorser`) needs them.
 //!
 //! Tests: unit tests inline; `tests/it` runs the `peer` binary beside upstream Fabric 2.5.9
 //! (`upstream_*` modules, which fail when `.cache/upstream/fabric-2.5.9/bin` is missing).
@@ -19,5 +20,6 @@ mod error;
 pub mod node;
 pub mod proposal;
 pub mod scc;
+pub mod support;
 
 pub use error::{PeerError, Result};

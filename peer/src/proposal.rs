@@ -1,83 +1,13 @@
-//! Decoding of a `SignedProposal` into what the peer dispatches on, and the access checks the
-//! peer applies to proposals (Fabric's `core/aclmgmt` for the resources the peer serves itself:
-//! local MSP admins or members for channel-less calls, a channel policy otherwise).
+//! The access checks the peer's own services apply (Fabric's `core/aclmgmt` for the resources
+//! the peer serves itself): local MSP admins or members for channel-less system chaincode calls,
+//! a channel policy (with the channel config's ACL overrides) otherwise.
 
-use std::collections::BTreeMap;
-
-use fabric_protos::common::{
-    ChannelHeader, Header, MspPrincipal, MspRole, SignatureHeader, msp_principal, msp_role,
-};
-use fabric_protos::protos::{
-    ChaincodeHeaderExtension, ChaincodeInvocationSpec, ChaincodeProposalPayload, Proposal,
-    SignedProposal,
-};
+use fabric_protos::common::{MspPrincipal, MspRole, msp_principal, msp_role};
+use fabric_protos::protos::SignedProposal;
 use prost::Message;
 use weft_channelconfig::ChannelBundle;
 use weft_msp::IdentityDeserializer;
 use weft_policy::api::SignedData;
-
-/// The parts of a proposal the peer uses.
-#[derive(Debug, Clone)]
-pub struct ParsedProposal {
-    pub channel_header: ChannelHeader,
-    pub signature_header: SignatureHeader,
-    pub chaincode_name: String,
-    pub args: Vec<Vec<u8>>,
-    pub transient: BTreeMap<String, Vec<u8>>,
-}
-
-/// Decodes the nested structure of a signed proposal. Errors describe the malformed part.
-pub fn parse(signed: &SignedProposal) -> Result<ParsedProposal, String> {
-    let decode = |what: &'static str, bytes: &[u8]| -> Result<(), String> {
-        if bytes.is_empty() {
-            return Err(format!("{what} is empty"));
-        }
-        Ok(())
-    };
-    decode("proposal", &signed.proposal_bytes)?;
-    let proposal = weft_protoutil::decode::<Proposal>("Proposal", &signed.proposal_bytes)
-        .map_err(|e| e.to_string())?;
-    let header =
-        weft_protoutil::decode::<Header>("Header", &proposal.header).map_err(|e| e.to_string())?;
-    let channel_header =
-        weft_protoutil::decode::<ChannelHeader>("ChannelHeader", &header.channel_header)
-            .map_err(|e| e.to_string())?;
-    let signature_header =
-        weft_protoutil::decode::<SignatureHeader>("SignatureHeader", &header.signature_header)
-            .map_err(|e| e.to_string())?;
-    let extension = weft_protoutil::decode::<ChaincodeHeaderExtension>(
-        "ChaincodeHeaderExtension",
-        &channel_header.extension,
-    )
-    .map_err(|e| e.to_string())?;
-    let chaincode_name = extension
-        .chaincode_id
-        .map(|id| id.name)
-        .filter(|name| !name.is_empty())
-        .ok_or("ChaincodeHeaderExtension.ChaincodeId is nil")?;
-    let payload = weft_protoutil::decode::<ChaincodeProposalPayload>(
-        "ChaincodeProposalPayload",
-        &proposal.payload,
-    )
-    .map_err(|e| e.to_string())?;
-    let invocation = weft_protoutil::decode::<ChaincodeInvocationSpec>(
-        "ChaincodeInvocationSpec",
-        &payload.input,
-    )
-    .map_err(|e| e.to_string())?;
-    let args = invocation
-        .chaincode_spec
-        .and_then(|spec| spec.input)
-        .map(|input| input.args)
-        .unwrap_or_default();
-    Ok(ParsedProposal {
-        channel_header,
-        signature_header,
-        chaincode_name,
-        args,
-        transient: payload.transient_map,
-    })
-}
 
 /// The proposal's signature as policy input: the proposal bytes signed by the creator.
 pub fn signed_data(signed: &SignedProposal, creator: &[u8]) -> SignedData {

@@ -21,8 +21,10 @@ use crate::blocks::verify::SignatureVerifier;
 use crate::blocks::{BlockPuller, PullerSettings};
 use crate::channels::ChannelManager;
 use crate::node::deliver::DeliverService;
-use crate::node::endorser::{EndorserService, SystemChaincodes, SystemProposals};
+use crate::node::endorser::EndorserService;
 use crate::scc::{Cscc, Qscc};
+use crate::support::{Chaincodes, EndorserChannels};
+use weft_endorser::{Endorser, EndorserConfig};
 
 /// Where under `peer.fileSystemPath` Weft keeps its ledger (apart from Fabric's
 /// `ledgersData`, whose format differs).
@@ -76,24 +78,31 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         channels.on_join(Box::new(move |channel| puller.start(channel)));
     }
 
-    let mut chaincodes = SystemChaincodes::new();
-    chaincodes.insert(
-        crate::scc::cscc::NAME.into(),
-        Arc::new(Cscc::new(
-            channels.clone(),
-            local_msp.clone(),
-            config.local_msp_id.clone(),
-        )),
+    let registry = Chaincodes::default()
+        .with_system(
+            crate::scc::cscc::NAME,
+            Arc::new(Cscc::new(
+                channels.clone(),
+                local_msp.clone(),
+                config.local_msp_id.clone(),
+            )),
+        )
+        .with_system(
+            crate::scc::qscc::NAME,
+            Arc::new(Qscc::new(channels.clone())),
+        );
+    let endorser = Endorser::new(
+        Arc::new(EndorserChannels::new(channels.clone())),
+        Arc::new(registry),
+        local_msp.clone(),
+        signer.clone(),
+        EndorserConfig {
+            execute_timeout: config.chaincode.execute_timeout,
+            ..EndorserConfig::default()
+        },
     );
-    chaincodes.insert(
-        crate::scc::qscc::NAME.into(),
-        Arc::new(Qscc::new(channels.clone())),
-    );
-    let endorser = EndorserServer::new(EndorserService::new(Arc::new(SystemProposals::new(
-        chaincodes,
-        channels.clone(),
-    ))))
-    .with_fabric_message_limits();
+    let endorser =
+        EndorserServer::new(EndorserService::new(Arc::new(endorser))).with_fabric_message_limits();
     let deliver_options = DeliverOptions {
         time_window: config.authentication_time_window,
         mutual_tls: config.tls.enabled && config.tls.client_auth_required,

@@ -5,11 +5,9 @@
 
 pub mod cscc;
 pub mod qscc;
-pub mod stub;
 
 pub use cscc::Cscc;
 pub use qscc::Qscc;
-pub use stub::ContextStub;
 
 use fabric_protos::protos::SignedProposal;
 use weft_chaincode_api::ChaincodeStub;
