@@ -5,9 +5,11 @@
 //! - [`state`]: the key layout and serializer (Fabric's `serializer.go`).
 //! - [`definition`]: the stored records, [`committed_definition`] for the endorser and committer,
 //!   and the default policies.
+//! - [`package`]: install packages and the peer's package store.
 
 pub mod definition;
 pub mod error;
+pub mod package;
 pub mod state;
 
 pub use definition::{
@@ -15,4 +17,5 @@ pub use definition::{
     default_endorsement_policy_bytes, lifecycle_validation_parameter,
 };
 pub use error::LifecycleError;
+pub use package::{ChaincodePackage, InstalledPackage, PackageMetadata, PackageStore};
 pub use state::LIFECYCLE_NAMESPACE;
