@@ -1,0 +1,6 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fakes;
+mod proposal_checks;
+mod responses;
+mod rwset_exact;
