@@ -179,6 +179,21 @@ pub trait ChaincodeStub {
         value: &[u8],
     ) -> Result<(), StubError>;
 
+    /// Reads a key of another namespace on this channel, recording the read in this
+    /// transaction's read set. Only system chaincodes need it: Fabric's `_lifecycle` looks for
+    /// a legacy (`lscc`) definition of a chaincode it validates, and that read is part of the
+    /// read-write set every endorser must produce identically. The default refuses.
+    fn get_state_of_namespace(
+        &mut self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        let _ = key;
+        Err(StubError::Unsupported(format!(
+            "reading namespace {namespace} from this chaincode"
+        )))
+    }
+
     /// Sets the transaction's chaincode event; a later call replaces an earlier one (as Fabric).
     fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), StubError>;
 
