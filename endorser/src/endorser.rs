@@ -29,6 +29,8 @@ use crate::support::{
 pub const CALL_DEPTH_MAX: usize = 8;
 /// Fabric's default `chaincode.executetimeout` (core.yaml).
 pub const EXECUTE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// Fabric's default `chaincode.installTimeout` (core.yaml).
+pub const INSTALL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(300);
 
 /// Endorser settings.
 #[derive(Debug, Clone)]
@@ -38,6 +40,9 @@ pub struct EndorserConfig {
     pub timestamp_window: Option<Duration>,
     /// How long one simulation may run (Go's `chaincode.executetimeout`).
     pub execute_timeout: Duration,
+    /// How long `_lifecycle` InstallChaincode may run if longer than `execute_timeout`
+    /// (Go's `chaincode.installTimeout`).
+    pub install_timeout: Duration,
     /// Deepest chain of chaincode-to-chaincode calls.
     pub call_depth_max: usize,
 }
@@ -47,6 +52,7 @@ impl Default for EndorserConfig {
         EndorserConfig {
             timestamp_window: None,
             execute_timeout: EXECUTE_TIMEOUT_DEFAULT,
+            install_timeout: INSTALL_TIMEOUT_DEFAULT,
             call_depth_max: CALL_DEPTH_MAX,
         }
     }
@@ -137,6 +143,19 @@ impl Endorser {
             tracing::warn!(%message, "failed to invoke chaincode");
             error_response(&message)
         }))
+    }
+
+    /// Go gives `_lifecycle` InstallChaincode the longer of the install and execute timeouts
+    /// (F25 core/chaincode/chaincode_support.go executeTimeout).
+    fn timeout_for(&self, up: &UnpackedProposal) -> Duration {
+        let config = &self.inner.config;
+        let is_install = up.chaincode_name == "_lifecycle"
+            && up.input.args.first().map(Vec::as_slice) == Some(b"InstallChaincode".as_slice());
+        if is_install {
+            config.execute_timeout.max(config.install_timeout)
+        } else {
+            config.execute_timeout
+        }
     }
 
     /// Header, signature, duplicate and ACL checks (Go's `preProcess`).

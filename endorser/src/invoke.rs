@@ -110,6 +110,7 @@ impl Invoker {
         }
         stack.push(frame);
         let mut stub = InvocationStub::new(tx, name, args, sim, self, stack.clone());
+        stub.is_init = is_init;
         let response = chaincode.invoke(&mut stub);
         let event = stub.take_event();
         stack.pop();

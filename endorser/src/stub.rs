@@ -57,6 +57,8 @@ pub struct InvocationStub<'a> {
     /// (channel, chaincode) of every invocation on the stack, outermost first.
     pub(crate) call_stack: Vec<(String, String)>,
     pub(crate) event: Option<ChaincodeEvent>,
+    /// An init invocation (`is_init`); Fabric allows no private data there.
+    pub(crate) is_init: bool,
     collection_access: BTreeMap<String, CollectionAccess>,
 }
 
@@ -77,6 +79,7 @@ impl<'a> InvocationStub<'a> {
             invoker,
             call_stack,
             event: None,
+            is_init: false,
             collection_access: BTreeMap::new(),
         }
     }
@@ -92,6 +95,11 @@ impl<'a> InvocationStub<'a> {
 
     /// The creator's access to `coll`, looked up once per invocation as Go caches it.
     fn access(&mut self, coll: &str) -> Result<CollectionAccess, StubError> {
+        if self.is_init {
+            return Err(StubError::InvalidArgument(
+                "private data APIs are not allowed in chaincode Init()".to_owned(),
+            ));
+        }
         if coll.is_empty() {
             return Err(StubError::InvalidArgument(
                 "collection must not be an empty string".to_owned(),

@@ -559,6 +559,7 @@ pub struct ProposalSpec {
     pub tx_id: Option<String>,
     pub transient: BTreeMap<String, Vec<u8>>,
     pub timestamp_seconds: i64,
+    pub is_init: bool,
 }
 
 impl ProposalSpec {
@@ -572,6 +573,7 @@ impl ProposalSpec {
             nonce: b"0123456789abcdef01234567".to_vec(),
             tx_id: None,
             transient: BTreeMap::new(),
+            is_init: false,
             timestamp_seconds: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap()
@@ -629,6 +631,7 @@ pub fn build(spec: &ProposalSpec, signer: &TestIdentity) -> BuiltProposal {
             }),
             input: Some(ChaincodeInput {
                 args: spec.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                is_init: spec.is_init,
                 ..Default::default()
             }),
             timeout: 0,

@@ -146,3 +146,13 @@ async fn interest_names_the_chaincode_for_plain_writes() {
     assert_eq!(interest.chaincodes[0].name, "mycc");
     assert!(interest.chaincodes[0].collection_names.is_empty());
 }
+
+// The peer's tonic service needs a Send future.
+#[test]
+fn process_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let node = Node::new();
+    let proposal = build(&ProposalSpec::invoke("mycc", &["get:a"]), &node.client);
+    let future = node.endorser.process(proposal.signed);
+    assert_send(&future);
+}

@@ -307,8 +307,8 @@ async fn write_after_paginated_query_fails_as_go() {
     assert!(response.endorsement.is_none());
 }
 
-// Private data: hashes in the public set sorted by plain key (here "k2" < "k9" although
-// their hashes may sort otherwise), the private set kept apart and handed to distribution,
+// Private data: hashes in the public set sorted by plain key ("gone" < "k2", although
+// sha256("k2") = 015f.. sorts before sha256("gone") = 283b..), the private set kept apart and handed to distribution,
 // and pvt_rwset_hash = SHA-256 of the collection's private KVRWSet bytes.
 #[tokio::test]
 async fn private_writes_and_reads_hash_as_go() {
@@ -535,4 +535,71 @@ async fn chaincode_that_cannot_launch_is_a_500() {
             "error in simulation: failed to execute transaction {tx_id}: could not launch chaincode mycc:0123: chaincode mycc is not installed"
         )
     );
+}
+
+// --init-required: the first call must be an init, which reads and writes Fabric's
+// initialized key with the definition's version (chaincode_support.go CheckInvocation).
+#[tokio::test]
+async fn init_required_chaincode_records_the_initialized_key() {
+    let node = Node::new();
+    node.channel
+        .definitions
+        .lock()
+        .unwrap()
+        .get_mut("mycc")
+        .unwrap()
+        .init_required = true;
+    let proposal = build(&ProposalSpec::invoke("mycc", &["put:k=v"]), &node.client);
+    let tx_id = proposal.tx_id.clone();
+    let response = node.endorser.process(proposal.signed).await.unwrap();
+    assert_eq!(
+        response.response.unwrap().message,
+        format!(
+            "error in simulation: failed to execute transaction {tx_id}: invalid invocation: chaincode 'mycc' has not been initialized for this version, must call as init first"
+        )
+    );
+
+    let mut spec = ProposalSpec::invoke("mycc", &["put:k=v", "pget:coll:x"]);
+    spec.is_init = true;
+    let response = node
+        .endorser
+        .process(build(&spec, &node.client).signed)
+        .await
+        .unwrap();
+    let payload = ProposalResponsePayload::decode(response.payload.as_slice()).unwrap();
+    let action = ChaincodeAction::decode(payload.extension.as_slice()).unwrap();
+    // Private data is refused inside init, as Go's handler does.
+    assert!(
+        action
+            .response
+            .unwrap()
+            .message
+            .contains("private data APIs are not allowed in chaincode Init()")
+    );
+
+    let mut spec = ProposalSpec::invoke("mycc", &["put:k=v"]);
+    spec.is_init = true;
+    let response = node
+        .endorser
+        .process(build(&spec, &node.client).signed)
+        .await
+        .unwrap();
+    assert!(response.endorsement.is_some());
+    let payload = ProposalResponsePayload::decode(response.payload.as_slice()).unwrap();
+    let action = ChaincodeAction::decode(payload.extension.as_slice()).unwrap();
+    let initialized = "\u{0}\u{10FFFF}initialized";
+    let mycc = KvrwSet {
+        reads: vec![read(initialized, None)],
+        writes: vec![write(initialized, "1.0"), write("k", "v")],
+        ..Default::default()
+    };
+    let expected = tx_rwset(vec![
+        lifecycle_ns(&[("mycc", v(1, 0))]),
+        NsReadWriteSet {
+            namespace: "mycc".into(),
+            rwset: mycc.encode_to_vec(),
+            collection_hashed_rwset: vec![],
+        },
+    ]);
+    assert_eq!(action.results, expected);
 }
