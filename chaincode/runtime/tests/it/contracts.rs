@@ -1,0 +1,116 @@
+//! Builds the shipped contracts once per test run with scripts/build-chaincode (Debian's wasm32
+//! toolchain must be installed; the tests fail, not skip, without it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use weft_chaincode_runtime::{Engine, Limits, WasmChaincode};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the build script, writing into `out`; returns its stdout.
+pub fn build_into(out: &Path) -> String {
+    let output = Command::new(repo_root().join("scripts/build-chaincode"))
+        .env("WEFT_CHAINCODE_OUT", out)
+        .output()
+        .expect("run scripts/build-chaincode");
+    assert!(
+        output.status.success(),
+        "scripts/build-chaincode failed (is Debian's rustc/cargo/libstd-rust-dev-wasm32/lld-14 \
+         installed?):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The directory holding the built packages, built on first use.
+pub fn built_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = repo_root().join("target/chaincode");
+        build_into(&dir);
+        dir
+    })
+}
+
+/// (package id, package bytes) of a shipped contract.
+pub fn package(name: &str) -> (String, Vec<u8>) {
+    let dir = built_dir();
+    let id = std::fs::read_to_string(dir.join(format!("{name}.package-id"))).unwrap();
+    let bytes = std::fs::read(dir.join(format!("{name}.tar.gz"))).unwrap();
+    (id.trim().to_owned(), bytes)
+}
+
+pub fn load(engine: &Engine, name: &str) -> Arc<WasmChaincode> {
+    let (id, bytes) = package(name);
+    engine.load_package(&id, &bytes).unwrap()
+}
+
+pub fn engine() -> Engine {
+    Engine::new(Limits::default()).unwrap()
+}
+
+#[test]
+fn packages_are_reproducible_and_in_fabric_layout() {
+    let (id, bytes) = package("crud");
+    let again = tempfile::tempdir().unwrap();
+    build_into(again.path());
+    let rebuilt = std::fs::read(again.path().join("crud.tar.gz")).unwrap();
+    assert!(
+        bytes == rebuilt,
+        "two builds of crud gave different packages"
+    );
+    assert!(id.starts_with("crud_1.0:"), "{id}");
+    assert_eq!(id.len(), "crud_1.0:".len() + 64);
+
+    let parsed = weft_chaincode_runtime::package::parse(&bytes, 16 << 20).unwrap();
+    assert_eq!(
+        parsed.metadata_json,
+        br#"{"type":"wasm","label":"crud_1.0"}"#
+    );
+    assert_eq!(&parsed.wasm[..4], b"\0asm");
+}
+
+#[test]
+fn engine_compiles_a_package_once_and_shares_it() {
+    let engine = engine();
+    let (id, bytes) = package("basic");
+    let first = engine.load_package(&id, &bytes).unwrap();
+    let second = engine.load_package(&id, &bytes).unwrap();
+    assert!(Arc::ptr_eq(&first, &second));
+    assert_eq!(engine.loaded_count(), 1);
+    assert_eq!(first.package_id(), id);
+    assert!(first.compiled_bytes() > 0);
+    assert!(engine.unload(&id));
+    assert!(engine.get(&id).is_none());
+}
+
+#[test]
+fn package_without_wasm_type_is_rejected() {
+    let mut tar_gz = Vec::new();
+    {
+        let gz = flate2::write::GzEncoder::new(&mut tar_gz, flate2::Compression::fast());
+        let mut builder = tar::Builder::new(gz);
+        let meta = br#"{"type":"golang","label":"x_1"}"#;
+        let mut header = tar::Header::new_ustar();
+        header.set_size(meta.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "metadata.json", &meta[..])
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+    }
+    let err = engine().load_package("x_1:00", &tar_gz).unwrap_err();
+    assert!(
+        err.to_string().contains("code.tar.gz") || err.to_string().contains("wasm"),
+        "{err}"
+    );
+    let err = engine()
+        .load_package("x_1:00", b"not a tarball")
+        .unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+}

@@ -1,0 +1,7 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod basic;
+mod contracts;
+mod crud;
+mod fake_stub;
+mod hostile;
