@@ -1,0 +1,9 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod discovery;
+mod endorse;
+mod evaluate;
+mod events;
+mod fixture;
+mod plans;
+mod submit;
