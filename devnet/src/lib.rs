@@ -4,7 +4,10 @@
 
 pub mod admin;
 mod error;
+pub mod files;
+pub mod layout;
 pub mod lifecycle;
+pub mod network;
 pub mod osnadmin;
 
 pub use error::{DevnetError, Result};
