@@ -36,6 +36,8 @@ pub enum VerifyError {
     },
     #[error("block {number} has no transactions")]
     Empty { number: u64 },
+    #[error("block {number}: the first transaction does not decode far enough to name its channel")]
+    NoChannelId { number: u64 },
     #[error("block {number} is for channel {found:?}, not {expected:?}")]
     WrongChannel {
         number: u64,

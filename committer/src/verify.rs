@@ -87,7 +87,10 @@ pub fn verify_block(
         });
     }
     let data = block.data.as_ref().ok_or(VerifyError::Missing("data"))?;
-    let channel = block_channel_id(block).ok_or(VerifyError::Empty { number })?;
+    if data.data.is_empty() {
+        return Err(VerifyError::Empty { number });
+    }
+    let channel = block_channel_id(block).ok_or(VerifyError::NoChannelId { number })?;
     if channel != bundle.channel_id() {
         return Err(VerifyError::WrongChannel {
             number,

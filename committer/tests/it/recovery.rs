@@ -1,0 +1,144 @@
+//! Crash recovery: state and history behind the block store are rebuilt from the stored blocks
+//! (Fabric's kvledger recoverDBs), reopening is idempotent, and the commit hash chain continues
+//! as if nothing happened.
+
+use fabric_protos::common::{Block, BlockMetadataIndex};
+use weft_committer::{ChannelLedger, LedgerStores};
+use weft_ledger::StoreOptions;
+use weft_ledger::kv::{LevelDbHistoryDb, VersionedStore};
+
+use crate::fixture::{CHANNEL, TxSpec};
+use crate::{Harness, definitions, net, org, read, writes};
+
+fn workload(h: &mut Harness, blocks: usize) -> Vec<Block> {
+    let user = net().user(1);
+    let mut out = Vec::new();
+    for n in 0..blocks {
+        let mut kv = writes(&[("shared", &format!("v{n}")), (&format!("own{n}"), "x")]);
+        if n > 0 {
+            kv.reads = vec![read("shared", Some((n as u64, 0)))];
+        }
+        let stale = {
+            let mut kv = writes(&[("shared", "stale")]);
+            kv.reads = vec![read("shared", None)];
+            kv
+        };
+        let envelopes = vec![
+            TxSpec::new(&user, &[&org(1)], "any", kv).build(),
+            TxSpec::new(&user, &[&org(2)], "any", stale).build(),
+        ];
+        out.push((*h.commit(envelopes).block).clone());
+    }
+    out
+}
+
+fn commit_hash_of(block: &Block) -> Vec<u8> {
+    block.metadata.as_ref().unwrap().metadata[BlockMetadataIndex::CommitHash as usize].clone()
+}
+
+#[test]
+fn reopen_continues_the_chain() {
+    let mut reference = Harness::new();
+    let reference_blocks = workload(&mut reference, 4);
+
+    let mut h = Harness::new();
+    workload(&mut h, 3);
+    let dir = h.dir;
+    drop(h.ledger);
+    drop(h.stores);
+    let stores = LedgerStores::open(dir.path(), StoreOptions::default()).unwrap();
+    let ledger = ChannelLedger::open(&stores, CHANNEL, definitions()).unwrap();
+    assert_eq!(ledger.height(), 4);
+    let mut h = Harness {
+        dir,
+        stores,
+        ledger,
+    };
+    let fourth = workload_block(&mut h, 3);
+    assert_eq!(
+        commit_hash_of(&fourth),
+        commit_hash_of(&reference_blocks[3])
+    );
+}
+
+fn workload_block(h: &mut Harness, n: usize) -> Block {
+    let user = net().user(1);
+    let mut kv = writes(&[("shared", &format!("v{n}")), (&format!("own{n}"), "x")]);
+    kv.reads = vec![read("shared", Some((n as u64, 0)))];
+    let stale = {
+        let mut kv = writes(&[("shared", "stale")]);
+        kv.reads = vec![read("shared", None)];
+        kv
+    };
+    let envelopes = vec![
+        TxSpec::new(&user, &[&org(1)], "any", kv).build(),
+        TxSpec::new(&user, &[&org(2)], "any", stale).build(),
+    ];
+    (*h.commit(envelopes).block).clone()
+}
+
+// A crash after the block store append but before state and history were written: the blocks
+// are there, the databases are not. Opening replays them, twice changes nothing.
+#[test]
+fn state_and_history_are_replayed_from_blocks() {
+    let mut reference = Harness::new();
+    let committed = workload(&mut reference, 3);
+
+    let crashed = Harness::new();
+    let dir = crashed.dir;
+    drop(crashed.ledger);
+    let channel = crashed.stores.blocks.channel(CHANNEL).unwrap();
+    for block in &committed {
+        channel.append(block).unwrap();
+    }
+    drop(channel);
+    drop(crashed.stores);
+
+    for _ in 0..2 {
+        let stores = LedgerStores::open(dir.path(), StoreOptions::default()).unwrap();
+        let ledger = ChannelLedger::open(&stores, CHANNEL, definitions()).unwrap();
+        assert_eq!(ledger.height(), 4);
+        for key in ["shared", "own0", "own1", "own2"] {
+            assert_eq!(
+                ledger.state().get("any", key.as_bytes()).unwrap(),
+                reference.ledger.state().get("any", key.as_bytes()).unwrap(),
+                "{key}"
+            );
+        }
+        let history = ledger.history_for_key("any", "shared", 100).unwrap();
+        assert_eq!(history.len(), 3);
+        assert_eq!(
+            history,
+            reference
+                .ledger
+                .history_for_key("any", "shared", 100)
+                .unwrap()
+        );
+    }
+
+    // History lost on its own (its database replaced): rebuilt while state stays.
+    let stores = LedgerStores::open(dir.path(), StoreOptions::default()).unwrap();
+    let stores = LedgerStores {
+        history: LevelDbHistoryDb::open(&dir.path().join("history-new")).unwrap(),
+        ..stores
+    };
+    let ledger = ChannelLedger::open(&stores, CHANNEL, definitions()).unwrap();
+    assert_eq!(ledger.history_for_key("any", "own1", 10).unwrap().len(), 1);
+    let mut h = Harness {
+        dir,
+        stores,
+        ledger,
+    };
+    let next = workload_block(&mut h, 3);
+    let reference_next = workload_block(&mut reference, 3);
+    assert_eq!(commit_hash_of(&next), commit_hash_of(&reference_next));
+}
+
+#[test]
+fn joining_twice_with_the_same_genesis_opens_the_channel() {
+    let h = Harness::new();
+    drop(h.ledger);
+    let again = ChannelLedger::create(&h.stores, net().genesis.clone(), definitions()).unwrap();
+    assert_eq!(again.height(), 1);
+    assert!(ChannelLedger::open(&h.stores, "unknown", definitions()).is_err());
+}
