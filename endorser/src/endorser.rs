@@ -128,16 +128,19 @@ impl Endorser {
         self.pre_process(&up, channel.as_deref())?;
 
         let inner = Arc::clone(&self.inner);
-        let timeout = self.inner.config.execute_timeout;
+        let timeout = self.timeout_for(&up);
+        let tx_id = up.tx_id().to_owned();
         let task = tokio::task::spawn_blocking(move || inner.endorse(up, channel));
         let outcome = match tokio::time::timeout(timeout, task).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(join)) => Err(format!(
-                "error in simulation: chaincode execution failed: {join}"
+                "error in simulation: failed to execute transaction {tx_id}: chaincode execution failed: {join}"
             )),
-            Err(_) => {
-                Err("error in simulation: timeout expired while executing transaction".to_owned())
-            }
+            // The simulation keeps its blocking thread until the chaincode returns (the WASM
+            // runtime bounds that with fuel); its result is dropped.
+            Err(_) => Err(format!(
+                "error in simulation: failed to execute transaction {tx_id}: error sending: timeout expired while executing transaction"
+            )),
         };
         Ok(outcome.unwrap_or_else(|message| {
             tracing::warn!(%message, "failed to invoke chaincode");

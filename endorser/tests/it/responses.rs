@@ -156,3 +156,79 @@ fn process_future_is_send() {
     let future = node.endorser.process(proposal.signed);
     assert_send(&future);
 }
+
+struct Sleepy;
+impl weft_chaincode_api::Chaincode for Sleepy {
+    fn invoke(
+        &self,
+        _: &mut dyn weft_chaincode_api::ChaincodeStub,
+    ) -> weft_chaincode_api::Response {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        weft_chaincode_api::Response::success(vec![])
+    }
+}
+
+struct Panicky;
+impl weft_chaincode_api::Chaincode for Panicky {
+    fn invoke(
+        &self,
+        _: &mut dyn weft_chaincode_api::ChaincodeStub,
+    ) -> weft_chaincode_api::Response {
+        panic!("chaincode bug")
+    }
+}
+
+// Go's chaincode.executetimeout message; a chaincode that panics fails its proposal only.
+#[tokio::test]
+async fn slow_and_panicking_chaincodes_fail_the_proposal_only() {
+    let node = Node::with_config(weft_endorser::EndorserConfig {
+        execute_timeout: std::time::Duration::from_millis(50),
+        ..Default::default()
+    });
+    node.registry
+        .0
+        .lock()
+        .unwrap()
+        .insert("slowcc".into(), std::sync::Arc::new(Sleepy));
+    node.channel
+        .define("slowcc", "1", weft_ledger::kv::Height::new(1, 5));
+    let proposal = build(&ProposalSpec::invoke("slowcc", &[]), &node.client);
+    let tx_id = proposal.tx_id.clone();
+    let response = node.endorser.process(proposal.signed).await.unwrap();
+    assert_eq!(
+        response.response.unwrap().message,
+        format!(
+            "error in simulation: failed to execute transaction {tx_id}: error sending: timeout expired while executing transaction"
+        )
+    );
+    // A panic's backtrace can take longer than the short timeout above to print.
+    let node = Node::new();
+    node.registry
+        .0
+        .lock()
+        .unwrap()
+        .insert("paniccc".into(), std::sync::Arc::new(Panicky));
+    node.channel
+        .define("paniccc", "1", weft_ledger::kv::Height::new(1, 5));
+    let proposal = build(&ProposalSpec::invoke("paniccc", &[]), &node.client);
+    let response = node.endorser.process(proposal.signed).await.unwrap();
+    let status = response.response.unwrap();
+    assert_eq!(status.status, 500);
+    assert!(
+        status.message.contains("chaincode execution failed"),
+        "{}",
+        status.message
+    );
+    // The endorser still works afterwards.
+    let proposal = build(&ProposalSpec::invoke("mycc", &["get:a"]), &node.client);
+    assert_eq!(
+        node.endorser
+            .process(proposal.signed)
+            .await
+            .unwrap()
+            .response
+            .unwrap()
+            .status,
+        200
+    );
+}
