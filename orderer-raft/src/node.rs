@@ -10,7 +10,8 @@
 //! from another consenter, a proposal — wakes it. A leader only hibernates once every follower
 //! has matched its log, so followers see the same quiet and hibernate too. The cost: if a leader
 //! dies while its channel sleeps, a new leader is elected only when the next request wakes a
-//! follower (one election timeout later); a sleeping channel has nothing to order meanwhile.
+//! follower (`wake`, one election timeout later); a sleeping channel has nothing to order
+//! meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -126,13 +127,14 @@ impl<W: WalSink> ConsensusNode<W> {
         self.awake.contains(channel)
     }
 
-    /// Marks `channel` as having input; a sleeping group starts ticking again. An awake group
-    /// keeps its quiet count: heartbeats are input too, and must not keep a quiet group awake.
-    fn wake(&mut self, channel: &str) {
+    /// Marks `channel` as having input other than heartbeats: a sleeping group starts
+    /// ticking again and the quiet count restarts, so a follower that keeps receiving appends
+    /// never falls asleep (asleep, it would not notice its leader die). Heartbeats do not
+    /// come here: they are what a quiet group still exchanges.
+    pub fn wake(&mut self, channel: &str) {
         if let Some(group) = self.groups.get_mut(channel) {
-            if self.awake.insert(channel.to_string()) {
-                group.quiet_ticks = 0;
-            }
+            self.awake.insert(channel.to_string());
+            group.quiet_ticks = 0;
             self.dirty.insert(channel.to_string());
         }
     }
@@ -314,5 +316,28 @@ mod tests {
         );
         assert!(transport.0.iter().all(|m| m.to != 1));
         assert!(!node.chain("trio").unwrap().is_leader());
+    }
+
+    #[test]
+    fn a_group_with_steady_input_stays_awake_and_sleeps_once_idle() {
+        let mut node = ConsensusNode::new(1, MemoryWal::default());
+        node.bootstrap_channel("solo", &[1], ChainOptions::default())
+            .unwrap();
+        node.campaign_if_sole_voter("solo").unwrap();
+        let mut transport = Collect(Vec::new());
+        // A proposal per tick: the group is settled at every tick, yet it is in use.
+        for i in 0..3 * HIBERNATE_AFTER_TICKS {
+            node.propose("solo", i.to_be_bytes().to_vec()).unwrap();
+            node.process(&mut transport).unwrap();
+            node.tick();
+            assert!(node.is_awake("solo"), "asleep after {i} busy ticks");
+        }
+        for _ in 0..=HIBERNATE_AFTER_TICKS {
+            node.tick();
+            node.process(&mut transport).unwrap();
+        }
+        assert!(!node.is_awake("solo"));
+        node.wake("solo");
+        assert!(node.is_awake("solo"));
     }
 }

@@ -152,6 +152,8 @@ pub const BROADCAST_PROCESSED_COUNT: &str = "broadcast_processed_count";
 pub const DELIVER_BLOCKS_SENT: &str = "deliver_blocks_sent";
 /// `ledger_blockchain_height`: height of each channel's chain.
 pub const LEDGER_BLOCKCHAIN_HEIGHT: &str = "ledger_blockchain_height";
+/// `consensus_etcdraft_is_leader`: 1 where this node leads the channel's raft group, else 0.
+pub const ETCDRAFT_IS_LEADER: &str = "consensus_etcdraft_is_leader";
 /// `fabric_version`: 1, labelled with the running version.
 pub const FABRIC_VERSION: &str = "fabric_version";
 
@@ -197,9 +199,9 @@ impl Metrics {
         );
     }
 
-    /// The registry in the Prometheus text exposition format, with `heights` as the
-    /// `ledger_blockchain_height` gauge.
-    pub fn render(&self, heights: &[(String, u64)]) -> String {
+    /// The registry in the Prometheus text exposition format, with `channels` as the
+    /// `ledger_blockchain_height` and `consensus_etcdraft_is_leader` gauges.
+    pub fn render(&self, channels: &[ChannelGauges]) -> String {
         let mut out = String::new();
         let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, help) in [
@@ -222,15 +224,30 @@ impl Metrics {
             }
         }
         drop(counters);
-        if !heights.is_empty() {
+        if !channels.is_empty() {
             let name = LEDGER_BLOCKCHAIN_HEIGHT;
             let _ = writeln!(
                 out,
                 "# HELP {name} Height of the chain in blocks.\n# TYPE {name} gauge"
             );
-            for (channel, height) in heights {
+            for gauges in channels {
+                let labels = vec![("channel", gauges.channel.clone())];
+                let _ = writeln!(out, "{name}{} {}", render_labels(&labels), gauges.height);
+            }
+        }
+        let leadership: Vec<_> = channels
+            .iter()
+            .filter_map(|g| Some((&g.channel, g.is_leader?)))
+            .collect();
+        if !leadership.is_empty() {
+            let name = ETCDRAFT_IS_LEADER;
+            let _ = writeln!(
+                out,
+                "# HELP {name} The leadership status of the current node: 1 if it is the leader else 0.\n# TYPE {name} gauge"
+            );
+            for (channel, leads) in leadership {
                 let labels = vec![("channel", channel.clone())];
-                let _ = writeln!(out, "{name}{} {height}", render_labels(&labels));
+                let _ = writeln!(out, "{name}{} {}", render_labels(&labels), u8::from(leads));
             }
         }
         let name = FABRIC_VERSION;
@@ -259,8 +276,17 @@ fn render_labels(labels: &Labels) -> String {
     out
 }
 
-/// Lists each channel with its height, for `ledger_blockchain_height`.
-pub type Heights = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+/// The per-channel gauges of one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelGauges {
+    pub channel: String,
+    pub height: u64,
+    /// Whether this node leads the channel's raft group; `None` when it is no consenter.
+    pub is_leader: Option<bool>,
+}
+
+/// Lists each channel with its gauges.
+pub type Heights = Box<dyn Fn() -> Vec<ChannelGauges> + Send + Sync>;
 
 /// What the operations endpoint serves.
 pub struct Operations {
@@ -407,7 +433,13 @@ mod tests {
                 Ok(())
             }),
         );
-        let heights: Heights = Box::new(|| vec![("mychannel".into(), 3)]);
+        let heights: Heights = Box::new(|| {
+            vec![ChannelGauges {
+                channel: "mychannel".into(),
+                height: 3,
+                is_leader: Some(true),
+            }]
+        });
         (
             Operations {
                 log_spec,
@@ -537,6 +569,8 @@ mod tests {
             r#"deliver_blocks_sent{channel="my\"channel",filtered="false",data_type="block"} 1"#,
             "# TYPE ledger_blockchain_height gauge",
             r#"ledger_blockchain_height{channel="mychannel"} 3"#,
+            "# TYPE consensus_etcdraft_is_leader gauge",
+            r#"consensus_etcdraft_is_leader{channel="mychannel"} 1"#,
             &format!(r#"fabric_version{{version="{VERSION}"}} 1"#),
         ] {
             assert!(

@@ -47,6 +47,10 @@ enum Command {
     Stop {
         channel: String,
     },
+    /// Input for `channel` other than a raft message (a forwarded submit): wakes its group.
+    Wake {
+        channel: String,
+    },
     /// A raft message from another consenter (already authenticated and decoded).
     Step {
         channel: String,
@@ -164,6 +168,14 @@ impl RaftDriver {
         if self.commands.try_send(command).is_err() {
             tracing::debug!(channel, "consensus driver busy: raft message dropped");
         }
+    }
+
+    /// Wakes `channel`'s raft group if it hibernates (see `ConsensusNode`); dropped when the
+    /// driver is busy, which means it is awake anyway.
+    pub fn wake(&self, channel: &str) {
+        let _ = self.commands.try_send(Command::Wake {
+            channel: channel.to_string(),
+        });
     }
 
     fn send(&self, command: Command) -> Result<(), DriverError> {
@@ -291,7 +303,18 @@ fn drive(
         }
         if let Some(cluster) = cluster.as_deref() {
             for channel in node.channels() {
-                cluster.set_leader(channel, node.chain(channel).and_then(|c| c.leader()));
+                let chain = node.chain(channel);
+                let leader = chain.and_then(|c| c.leader());
+                if cluster.leader(channel) != leader {
+                    // Fabric logs every leadership change of a channel the same way.
+                    tracing::info!(
+                        channel,
+                        leader = leader.unwrap_or(0),
+                        term = chain.map_or(0, |c| c.term()),
+                        "raft leader changed"
+                    );
+                }
+                cluster.set_leader(channel, leader);
             }
         }
     }
@@ -357,6 +380,11 @@ fn handle(
                 && let Err(e) = node.step(&channel, message)
             {
                 tracing::debug!(channel, error = %e, "raft message not taken");
+            }
+        }
+        Command::Wake { channel } => {
+            if let Some(node) = state.node.as_mut() {
+                node.wake(&channel);
             }
         }
         Command::Stop { channel } => {

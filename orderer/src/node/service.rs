@@ -17,6 +17,7 @@ use weft_msp::SigningIdentity;
 use super::chain::{Chain, Order};
 use super::cluster::Cluster;
 use super::operations::Metrics;
+use super::raft::RaftDriver;
 use super::registrar::Registrar;
 use crate::broadcast::{FilterOptions, StandardChannel, channel_header};
 use crate::deliver::{DeliverChain, DeliverOptions, Step, open_session};
@@ -31,6 +32,7 @@ pub struct AtomicBroadcastService {
     filters: FilterOptions,
     deliver: DeliverOptions,
     cluster: Option<Arc<Cluster>>,
+    raft: Option<RaftDriver>,
     metrics: Arc<Metrics>,
 }
 
@@ -47,6 +49,7 @@ impl AtomicBroadcastService {
             filters,
             deliver,
             cluster: None,
+            raft: None,
             metrics: Metrics::new(),
         }
     }
@@ -54,6 +57,13 @@ impl AtomicBroadcastService {
     /// Forwards what a follower accepts to the channel's leader through `cluster`.
     pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
         self.cluster = Some(cluster);
+        self
+    }
+
+    /// Wakes the channel's raft group through `raft` whenever a follower forwards a submit, so
+    /// a group that hibernated notices a leader that died meanwhile.
+    pub fn with_raft(mut self, raft: RaftDriver) -> Self {
+        self.raft = Some(raft);
         self
     }
 
@@ -81,6 +91,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let signer = self.signer.clone();
         let filters = self.filters;
         let cluster = self.cluster.clone();
+        let raft = self.raft.clone();
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
             while let Some(envelope) = next_request(&mut incoming, &sender).await {
@@ -88,7 +99,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
                     &registrar,
                     signer.as_ref(),
                     filters,
-                    cluster.as_deref(),
+                    cluster.as_deref().map(|c| (c, raft.as_ref())),
                     &envelope,
                 )
                 .await;
@@ -151,7 +162,7 @@ async fn broadcast_one(
     registrar: &Registrar,
     signer: &dyn SigningIdentity,
     filters: FilterOptions,
-    cluster: Option<&Cluster>,
+    cluster: Option<(&Cluster, Option<&RaftDriver>)>,
     envelope: &Envelope,
 ) -> BroadcastResponse {
     let chain = channel_header(envelope)
@@ -186,8 +197,8 @@ async fn broadcast_one(
             config_sequence,
         },
     };
-    if let Some(cluster) = cluster
-        && let Some(forwarded) = forward_to_leader(cluster, chain.id(), &order)
+    if let Some((cluster, raft)) = cluster
+        && let Some(forwarded) = forward_to_leader(cluster, raft, chain.id(), &order)
     {
         return forwarded;
     }
@@ -296,10 +307,20 @@ fn record_broadcast(metrics: &Metrics, envelope: &Envelope, response: &Broadcast
 
 /// On a follower, sends `order` to the channel's leader (Fabric: a follower's `Submit` forwards
 /// the envelope in a `SubmitRequest`); `None` when this node leads or is not in a cluster.
-fn forward_to_leader(cluster: &Cluster, channel: &str, order: &Order) -> Option<BroadcastResponse> {
+fn forward_to_leader(
+    cluster: &Cluster,
+    raft: Option<&RaftDriver>,
+    channel: &str,
+    order: &Order,
+) -> Option<BroadcastResponse> {
     let members = cluster.channel(channel)?;
     if members.members.len() < 2 {
         return None;
+    }
+    if let Some(raft) = raft
+        && cluster.leader(channel) != Some(members.self_id)
+    {
+        raft.wake(channel);
     }
     let Some(leader) = cluster.leader(channel) else {
         return Some(failure(

@@ -10,7 +10,9 @@ use crate::deliver::DeliverOptions;
 use crate::node::admin::{AdminTls, build_acceptor, serve_admin};
 use crate::node::chain::SequencerContext;
 use crate::node::cluster::{Cluster, ClusterService};
-use crate::node::operations::{LogSpec, Metrics, Operations, filter_from_spec, serve_operations};
+use crate::node::operations::{
+    ChannelGauges, LogSpec, Metrics, Operations, filter_from_spec, serve_operations,
+};
 use crate::node::raft::RaftDriver;
 use crate::node::registrar::Registrar;
 use crate::node::service::AtomicBroadcastService;
@@ -137,11 +139,16 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     let service = AtomicBroadcastServer::new(
         AtomicBroadcastService::new(registrar.clone(), signer, filters, deliver_options)
             .with_cluster(cluster.clone())
+            .with_raft(raft.clone())
             .with_metrics(metrics.clone()),
     )
     .with_fabric_message_limits();
-    let cluster_service = ClusterServer::new(ClusterService::new(cluster, registrar.clone(), raft))
-        .with_fabric_message_limits();
+    let cluster_service = ClusterServer::new(ClusterService::new(
+        cluster.clone(),
+        registrar.clone(),
+        raft,
+    ))
+    .with_fabric_message_limits();
     let mut router = grpc.tonic_builder().add_service(service);
     tracing::info!(address = %grpc.local_addr(), "serving orderer.AtomicBroadcast");
     match separate_cluster_server(&config).await? {
@@ -201,12 +208,22 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
             .map_err(|e| format!("Operations.ListenAddress {address}: {e}"))?;
         let prometheus = config.metrics.provider == MetricsProvider::Prometheus;
         let heights = {
-            let registrar = registrar.clone();
+            let (registrar, cluster) = (registrar.clone(), cluster.clone());
             Box::new(move || {
                 registrar
                     .channel_ids()
                     .into_iter()
-                    .filter_map(|id| registrar.info(&id).ok().map(|info| (id, info.height)))
+                    .filter_map(|id| {
+                        let height = registrar.info(&id).ok()?.height;
+                        let is_leader = cluster
+                            .channel(&id)
+                            .map(|members| cluster.leader(&id) == Some(members.self_id));
+                        Some(ChannelGauges {
+                            channel: id,
+                            height,
+                            is_leader,
+                        })
+                    })
                     .collect()
             })
         };

@@ -3,6 +3,7 @@
 //! the binaries are missing).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster_support;
 mod network;
 mod node_binary;
 mod upstream_blocks;
@@ -10,6 +11,7 @@ mod upstream_broadcast;
 mod upstream_cluster;
 mod upstream_config_update;
 mod upstream_deliver;
+mod upstream_faults;
 mod upstream_hostile;
 mod upstream_node;
 mod upstream_registrar;

@@ -1,0 +1,451 @@
+//! Test-local helpers for fault tests on a cluster of Weft `orderer` processes started by the
+//! interop harness: joining orderers with upstream `osnadmin`, killing, pausing and restarting
+//! processes, reading the operations endpoint's gauges, and Broadcast/Deliver clients.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use fabric_protos::common::{
+    Block, ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader, Status,
+};
+use fabric_protos::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+use fabric_protos::orderer::deliver_response::Type as DeliverType;
+use fabric_protos::orderer::seek_info::SeekBehavior;
+use fabric_protos::orderer::seek_position::Type as Position;
+use fabric_protos::orderer::{SeekInfo, SeekNewest, SeekPosition, SeekSpecified};
+use prost::Message;
+use tonic::transport::Channel;
+use weft_comm::{ClientConfig, ClientTlsConfig};
+use weft_interop_tests::process::{NodeProcess, clean_command};
+use weft_interop_tests::{
+    Network, NodeCommand, OrdererNode, REFERENCE_VERSION, TlsFiles, Topology, UpstreamToolchain,
+    node_env,
+};
+use weft_msp::{SigningIdentity, X509Msp, X509SigningIdentity};
+
+/// How long one gRPC call of a test client may take.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an operations endpoint probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest operations reply read.
+const PROBE_REPLY_BYTES_MAX: u64 = 1 << 20;
+/// Longest a channel may take to become active after `osnadmin channel join`.
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(60);
+/// Blocks read from one Deliver stream at most.
+pub const DELIVER_BLOCKS_MAX: usize = 10_000;
+/// Poll interval of every wait in these tests.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// The harness channel's etcdraft options (interop-tests/src/fabric_config.rs): TickInterval
+/// 250ms, ElectionTick 10. raft-rs (like etcd) randomises a follower's election timeout in
+/// [ElectionTick, 2 × ElectionTick) ticks, so the longest a leaderless group waits is this.
+pub const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(2 * 10 * 250);
+
+/// A started (not yet joined) cluster of Weft orderers with one upstream peer org.
+pub struct Cluster {
+    pub network: Network,
+    pub signer: std::sync::Arc<X509SigningIdentity>,
+    pub channel: String,
+}
+
+impl Cluster {
+    /// Starts `orderers` Weft orderers; `snapshot_interval` replaces the harness channel's
+    /// etcdraft `SnapshotIntervalSize` (e.g. "8 KB") in a genesis block remade with upstream
+    /// configtxgen before anything joins.
+    pub fn start(channel: &str, orderers: usize, snapshot_interval: Option<&str>) -> Self {
+        let toolchain =
+            UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
+        let mut topology = Topology::new(channel, &toolchain)
+            .orderers(orderers)
+            .peer_org("Org1", 1);
+        topology.orderer_command = NodeCommand::new(env!("CARGO_BIN_EXE_orderer"), &[]);
+        let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(size) = snapshot_interval {
+            remake_genesis_block(&network, size);
+        }
+        let admin = network.admin_of("Org1MSP").unwrap();
+        let signer = X509Msp::load_local(&admin.msp_dir(), "Org1MSP")
+            .unwrap()
+            .signing_identity()
+            .unwrap();
+        Self {
+            network,
+            signer,
+            channel: channel.to_string(),
+        }
+    }
+
+    pub fn orderers(&self) -> Vec<OrdererNode> {
+        self.network.orderers().to_vec()
+    }
+
+    /// `osnadmin channel join` of `orderer` with `block`; returns the HTTP status and body.
+    pub fn join(&self, orderer: &OrdererNode, block: &std::path::Path) -> (u16, String) {
+        let block = block.display().to_string();
+        self.network
+            .osnadmin(
+                &orderer.name,
+                &[
+                    "channel",
+                    "join",
+                    "--channelID",
+                    &self.channel,
+                    "--config-block",
+                    &block,
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The channel's entry in `osnadmin channel list --channelID` of `orderer`.
+    pub fn channel_info(&self, orderer: &OrdererNode) -> Option<serde_json::Value> {
+        let (status, body) = self
+            .network
+            .osnadmin(
+                &orderer.name,
+                &["channel", "list", "--channelID", &self.channel],
+            )
+            .ok()?;
+        (status == 200).then(|| serde_json::from_str(&body).ok())?
+    }
+
+    /// Joins every orderer with the genesis block and waits until each reports it active.
+    pub fn join_all(&self) {
+        for orderer in self.network.orderers() {
+            let (status, body) = self.join(orderer, self.network.genesis_block());
+            assert_eq!(status, 201, "join of {}: {body}", orderer.name);
+        }
+        for orderer in self.network.orderers() {
+            wait_for(JOIN_DEADLINE, &format!("{} active", orderer.name), || {
+                self.channel_info(orderer)
+                    .is_some_and(|info| info["status"] == "active")
+            });
+        }
+    }
+
+    /// An ENDORSER_TRANSACTION envelope with tx id `tx_id`, signed by the Org1 admin.
+    pub fn envelope(&self, tx_id: &str) -> Envelope {
+        signed_envelope(
+            self.signer.as_ref(),
+            &self.channel,
+            HeaderType::EndorserTransaction,
+            tx_id,
+            tx_id.as_bytes().to_vec(),
+        )
+    }
+
+    /// The channel's height on `orderer`, from its `ledger_blockchain_height` gauge.
+    pub fn height(&self, orderer: &OrdererNode) -> Option<u64> {
+        gauge(
+            orderer.operations,
+            "ledger_blockchain_height",
+            &self.channel,
+        )
+    }
+
+    /// Whether `orderer` leads the channel (`consensus_etcdraft_is_leader`, Fabric's gauge).
+    pub fn leads(&self, orderer: &OrdererNode) -> bool {
+        gauge(
+            orderer.operations,
+            "consensus_etcdraft_is_leader",
+            &self.channel,
+        ) == Some(1)
+    }
+
+    /// Waits for one of `candidates` to lead; returns its index.
+    pub fn wait_for_leader(&self, candidates: &[OrdererNode], limit: Duration) -> Option<usize> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(i) = candidates.iter().position(|o| self.leads(o)) {
+                return Some(i);
+            }
+            std::thread::sleep(POLL);
+        }
+        None
+    }
+
+    /// Waits until every orderer in `orderers` reports the same height, at least `at_least`;
+    /// returns it.
+    pub fn wait_for_equal_heights(
+        &self,
+        orderers: &[OrdererNode],
+        at_least: u64,
+        limit: Duration,
+    ) -> u64 {
+        let mut last = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            last = orderers.iter().map(|o| self.height(o)).collect();
+            if let Some(Some(first)) = last.first()
+                && *first >= at_least
+                && last.iter().all(|h| h == &Some(*first))
+            {
+                return *first;
+            }
+            std::thread::sleep(POLL);
+        }
+        panic!("heights never became equal (at least {at_least}): {last:?}");
+    }
+
+    /// Every block of the channel `orderer` holds, read over Deliver.
+    pub async fn chain_of(&self, orderer: &OrdererNode) -> Vec<Block> {
+        let request = signed_envelope(
+            self.signer.as_ref(),
+            &self.channel,
+            HeaderType::DeliverSeekInfo,
+            "fault-deliver",
+            SeekInfo {
+                start: Some(SeekPosition {
+                    r#type: Some(Position::Specified(SeekSpecified { number: 0 })),
+                }),
+                stop: Some(SeekPosition {
+                    r#type: Some(Position::Newest(SeekNewest {})),
+                }),
+                behavior: SeekBehavior::FailIfNotReady as i32,
+                ..SeekInfo::default()
+            }
+            .encode_to_vec(),
+        );
+        let mut client = connect(orderer).await.expect("deliver connection");
+        let mut stream =
+            tokio::time::timeout(RPC_TIMEOUT, client.deliver(tokio_stream::once(request)))
+                .await
+                .expect("deliver call timed out")
+                .expect("deliver call")
+                .into_inner();
+        let mut blocks = Vec::new();
+        while blocks.len() < DELIVER_BLOCKS_MAX {
+            let response = tokio::time::timeout(RPC_TIMEOUT, stream.message())
+                .await
+                .expect("deliver stream stalled")
+                .expect("deliver stream failed")
+                .expect("deliver stream ended without a status");
+            match response.r#type {
+                Some(DeliverType::Block(block)) => blocks.push(block),
+                Some(DeliverType::Status(status)) => {
+                    assert_eq!(
+                        status,
+                        Status::Success as i32,
+                        "deliver from {}",
+                        orderer.name
+                    );
+                    break;
+                }
+                other => panic!("unexpected deliver response {other:?}"),
+            }
+        }
+        blocks
+    }
+
+    /// Restarts a killed orderer with the environment the harness gave it (same ledger, WAL
+    /// and ports). The returned handle kills the process when dropped.
+    pub fn restart(&self, orderer: &OrdererNode) -> NodeProcess {
+        let mut command = clean_command(std::path::Path::new(env!("CARGO_BIN_EXE_orderer")));
+        command
+            .envs(node_env::orderer_env(
+                orderer,
+                &self.network.node_config_dir(),
+            ))
+            .current_dir(&orderer.data_dir);
+        let process = NodeProcess::spawn(&orderer.name, command, &orderer.log)
+            .unwrap_or_else(|e| panic!("{e}"));
+        wait_for(
+            JOIN_DEADLINE,
+            &format!("{} restarted", orderer.name),
+            || weft_interop_tests::readiness::healthz_ok(orderer.operations),
+        );
+        process
+    }
+
+    /// The process id the harness started `orderer` with.
+    pub fn pid(&self, orderer: &OrdererNode) -> u32 {
+        self.network
+            .node_pids()
+            .into_iter()
+            .find(|(name, _)| name == &orderer.name)
+            .map(|(_, pid)| pid)
+            .unwrap()
+    }
+}
+
+/// Rewrites the harness's configtx.yaml with `SnapshotIntervalSize: <size>` and makes the
+/// genesis block again with upstream configtxgen.
+fn remake_genesis_block(network: &Network, size: &str) {
+    let dir = network.work_dir().join("configtx");
+    let path = dir.join("configtx.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let line = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("SnapshotIntervalSize:"))
+        .expect("the harness configtx.yaml sets SnapshotIntervalSize")
+        .to_string();
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let yaml = yaml.replace(&line, &format!("{indent}SnapshotIntervalSize: {size}"));
+    std::fs::write(&path, yaml).unwrap();
+    let profile = weft_interop_tests::fabric_config::CHANNEL_PROFILE;
+    let status = clean_command(&network.toolchain().bin("configtxgen"))
+        .arg("-configPath")
+        .arg(&dir)
+        .args([
+            "-profile",
+            profile,
+            "-channelID",
+            network.channel(),
+            "-outputBlock",
+        ])
+        .arg(network.genesis_block())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "configtxgen: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+/// Sends `signal` (e.g. "KILL", "STOP", "CONT") to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {signal} {pid}");
+}
+
+/// Polls `ready` every [`POLL`] until it holds; panics naming `what` after `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The value of gauge `name{channel="<channel>"}` on an operations endpoint.
+pub fn gauge(operations: SocketAddr, name: &str, channel: &str) -> Option<u64> {
+    let mut stream = TcpStream::connect_timeout(&operations, PROBE_TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.0\r\nHost: {operations}\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream
+        .take(PROBE_REPLY_BYTES_MAX)
+        .read_to_string(&mut reply)
+        .ok()?;
+    let series = format!("{name}{{channel=\"{channel}\"}} ");
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+pub async fn connect(orderer: &OrdererNode) -> Option<AtomicBroadcastClient<Channel>> {
+    let config = ClientConfig {
+        tls: Some(ClientTlsConfig::from_root_ca_file(&orderer.tls_ca()).ok()?),
+        dial_timeout: Some(RPC_TIMEOUT),
+        ..ClientConfig::default()
+    };
+    let channel = tokio::time::timeout(
+        RPC_TIMEOUT,
+        weft_comm::connect(&orderer.listen.to_string(), &config),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(AtomicBroadcastClient::new(channel))
+}
+
+/// Broadcasts one envelope to `orderer`; the status it answered, or `None` when the call
+/// failed (connection refused, stream error, timeout).
+pub async fn broadcast(orderer: &OrdererNode, envelope: Envelope) -> Option<Status> {
+    let mut client = connect(orderer).await?;
+    let call = async {
+        let mut responses = client
+            .broadcast(tokio_stream::once(envelope))
+            .await
+            .ok()?
+            .into_inner();
+        let response = responses.message().await.ok()??;
+        Status::try_from(response.status).ok()
+    };
+    tokio::time::timeout(RPC_TIMEOUT, call).await.ok()?
+}
+
+/// The transaction ids of the envelopes in `block`.
+pub fn tx_ids(block: &Block) -> Vec<String> {
+    let data = block
+        .data
+        .as_ref()
+        .map(|d| d.data.as_slice())
+        .unwrap_or_default();
+    data.iter()
+        .filter_map(|bytes| {
+            let envelope = Envelope::decode(bytes.as_slice()).ok()?;
+            let payload = Payload::decode(envelope.payload.as_slice()).ok()?;
+            let header = ChannelHeader::decode(payload.header?.channel_header.as_slice()).ok()?;
+            Some(header.tx_id)
+        })
+        .collect()
+}
+
+/// Header hashes of a chain, checking that it is linked (numbers and previous hashes).
+pub fn linked_hashes(blocks: &[Block]) -> Vec<[u8; 32]> {
+    let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(blocks.len());
+    for (n, block) in blocks.iter().enumerate() {
+        let header = block.header.as_ref().unwrap();
+        assert_eq!(header.number, n as u64, "block numbers are contiguous");
+        if let Some(previous) = hashes.last() {
+            assert_eq!(
+                &header.previous_hash[..],
+                previous,
+                "block {n} links to {}",
+                n - 1
+            );
+        }
+        hashes.push(weft_protoutil::block_header_hash(header));
+    }
+    hashes
+}
+
+fn signed_envelope(
+    signer: &dyn SigningIdentity,
+    channel: &str,
+    header_type: HeaderType,
+    tx_id: &str,
+    data: Vec<u8>,
+) -> Envelope {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut nonce = tx_id.as_bytes().to_vec();
+    nonce.resize(24, 0);
+    let payload = Payload {
+        header: Some(Header {
+            channel_header: ChannelHeader {
+                r#type: header_type as i32,
+                channel_id: channel.into(),
+                timestamp: Some(prost_types::Timestamp {
+                    seconds: since.as_secs() as i64,
+                    nanos: since.subsec_nanos() as i32,
+                }),
+                tx_id: tx_id.into(),
+                ..ChannelHeader::default()
+            }
+            .encode_to_vec(),
+            signature_header: SignatureHeader {
+                creator: signer.serialize(),
+                nonce,
+            }
+            .encode_to_vec(),
+        }),
+        data,
+    }
+    .encode_to_vec();
+    let signature = signer.sign(&payload).unwrap();
+    Envelope { payload, signature }
+}
