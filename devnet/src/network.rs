@@ -323,12 +323,13 @@ fn client_info(layout: &Layout, inputs: &Inputs) -> String {
     for org in &PEER_ORGS {
         let user = layout.user_dir(org, "User1").join("msp");
         text.push_str(&format!(
-            "  {:<14} {} MSP ID {}\n                 TLS CA   {}\n                 user     {}/signcerts/cert.pem\n                 user key {}/keystore/priv_sk\n",
+            "  {:<14} {} MSP ID {}\n                 TLS CA   {}\n                 user     {}/signcerts/User1@{}-cert.pem\n                 user key {}/keystore/priv_sk\n",
             org.peer_host(),
             org.peer_address(),
             org.msp_id,
             layout.peer_tls_ca(org).display(),
             user.display(),
+            org.domain,
             user.display(),
         ));
     }

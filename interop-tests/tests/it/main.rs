@@ -9,4 +9,5 @@
 mod upstream_config_updates;
 mod upstream_conformance;
 mod upstream_golden;
+mod upstream_local_network;
 mod upstream_reference_network;
