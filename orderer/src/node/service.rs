@@ -152,9 +152,30 @@ async fn next_request<T>(
         Ok(envelope) => envelope,
         Err(status) => {
             // The client may be gone already; then there is nobody left to tell.
-            let _ = sender.send(Err(status)).await;
+            let _ = sender.send(Err(as_grpc_go_status(status))).await;
             None
         }
+    }
+}
+
+/// The status grpc-go (so Fabric) ends a stream with when a request is over the receive
+/// limit: RESOURCE_EXHAUSTED "grpc: received message larger than max (N vs. M)". tonic reports
+/// the same refusal as OUT_OF_RANGE with its own wording; anything else passes unchanged.
+fn as_grpc_go_status(status: tonic::Status) -> tonic::Status {
+    if status.code() != tonic::Code::OutOfRange || !weft_comm::is_message_too_large(&status) {
+        return status;
+    }
+    // tonic: "Error, decoded message length too large: found N bytes, the limit is: M bytes".
+    let numbers: Vec<&str> = status
+        .message()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .collect();
+    match numbers.as_slice() {
+        [found, limit] => tonic::Status::resource_exhausted(format!(
+            "grpc: received message larger than max ({found} vs. {limit})"
+        )),
+        _ => tonic::Status::resource_exhausted(status.message().to_string()),
     }
 }
 
@@ -354,5 +375,28 @@ fn failure(status: Status, info: String) -> BroadcastResponse {
     BroadcastResponse {
         status: status as i32,
         info,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // grpc-go (Fabric) answers an over-limit request with RESOURCE_EXHAUSTED and this wording.
+    #[test]
+    fn over_limit_receive_errors_read_as_grpc_go_reports_them() {
+        let tonic_refusal = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 104858624 bytes, the limit is: 104857600 bytes",
+        );
+        let status = as_grpc_go_status(tonic_refusal);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert_eq!(
+            status.message(),
+            "grpc: received message larger than max (104858624 vs. 104857600)"
+        );
+        let other = as_grpc_go_status(tonic::Status::out_of_range("seek past the end"));
+        assert_eq!(other.code(), tonic::Code::OutOfRange);
+        let cancelled = as_grpc_go_status(tonic::Status::cancelled("gone"));
+        assert_eq!(cancelled.code(), tonic::Code::Cancelled);
     }
 }
