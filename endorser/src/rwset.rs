@@ -304,3 +304,91 @@ fn build_ns(namespace: String, ns: NsBuilder) -> NsReadWriteSet {
         collection_hashed_rwset,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_ledger::kv::Height;
+
+    fn kv(results: &SimulationResults, i: usize) -> KvrwSet {
+        KvrwSet::decode(results.public.ns_rwset[i].rwset.as_slice()).unwrap()
+    }
+
+    // rwset_builder.go keeps the latest read/write of a key (map assignment).
+    #[test]
+    fn later_entries_replace_earlier_ones() {
+        let mut b = RwSetBuilder::new();
+        b.add_read("ns", "k", Some(Height::new(1, 1)));
+        b.add_read("ns", "k", Some(Height::new(2, 2)));
+        b.add_write("ns", "w", b"first");
+        b.add_write("ns", "w", b"");
+        let results = b.finish();
+        let set = kv(&results, 0);
+        assert_eq!(set.reads.len(), 1);
+        assert_eq!(
+            set.reads[0].version,
+            Some(Version {
+                block_num: 2,
+                tx_num: 2
+            })
+        );
+        assert_eq!(
+            set.writes,
+            vec![KvWrite {
+                key: "w".into(),
+                is_delete: true,
+                value: vec![]
+            }]
+        );
+        assert!(results.private.is_none());
+    }
+
+    // Namespaces come out in byte order however they were first touched.
+    #[test]
+    fn namespaces_sort_by_bytes() {
+        let mut b = RwSetBuilder::new();
+        for ns in ["zeta", "Alpha", "_lifecycle", "alpha"] {
+            b.add_read(ns, "k", None);
+        }
+        let names: Vec<String> = b
+            .finish()
+            .public
+            .ns_rwset
+            .into_iter()
+            .map(|n| n.namespace)
+            .collect();
+        assert_eq!(names, ["Alpha", "_lifecycle", "alpha", "zeta"]);
+    }
+
+    // A metadata-only private write leaves the key (no entries) in the private set.
+    #[test]
+    fn private_metadata_write_keeps_only_the_key_privately() {
+        let mut b = RwSetBuilder::new();
+        let metadata = StateMetadata::from([("VALIDATION_PARAMETER".to_owned(), b"p".to_vec())]);
+        b.add_private_metadata_write("ns", "c", "k", &metadata);
+        let results = b.finish();
+        let private = results.private.unwrap();
+        let coll = &private.ns_pvt_rwset[0].collection_pvt_rwset[0];
+        let set = KvrwSet::decode(coll.rwset.as_slice()).unwrap();
+        assert_eq!(
+            set.metadata_writes,
+            vec![KvMetadataWrite {
+                key: "k".into(),
+                entries: vec![]
+            }]
+        );
+        let hashed_coll = &results.public.ns_rwset[0].collection_hashed_rwset[0];
+        assert_eq!(hashed_coll.pvt_rwset_hash, sha256(&coll.rwset));
+        let hashed = HashedRwSet::decode(hashed_coll.hashed_rwset.as_slice()).unwrap();
+        assert_eq!(hashed.metadata_writes[0].key_hash, sha256(b"k"));
+        assert_eq!(
+            hashed.metadata_writes[0].entries[0].name,
+            "VALIDATION_PARAMETER"
+        );
+    }
+
+    #[test]
+    fn nothing_recorded_is_empty_bytes() {
+        assert!(RwSetBuilder::new().finish().public_bytes().is_empty());
+    }
+}

@@ -208,3 +208,31 @@ async fn undefined_chaincode_gets_gos_hint() {
         )
     );
 }
+
+// Network input is hostile: truncated and bit-flipped proposals are answered, never panic.
+#[tokio::test]
+async fn mutated_proposals_never_panic() {
+    let node = Node::new();
+    let good = build(&ProposalSpec::invoke("mycc", &["put:k=v"]), &node.client).signed;
+    let bytes = good.proposal_bytes.clone();
+    let mut seed = 0x2545_f491_u32;
+    for round in 0..300usize {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let mut mutated = bytes.clone();
+        if round % 3 == 0 {
+            mutated.truncate(seed as usize % bytes.len());
+        } else {
+            let at = seed as usize % bytes.len();
+            mutated[at] ^= 1 << (seed % 8);
+        }
+        let signed = SignedProposal {
+            proposal_bytes: mutated,
+            signature: good.signature.clone(),
+        };
+        let response = node.endorser.process_proposal(signed).await;
+        // A mutated proposal is never endorsed: its signature no longer matches.
+        assert!(response.endorsement.is_none(), "round {round}");
+    }
+}
