@@ -5,3 +5,4 @@ mod contracts;
 mod crud;
 mod fake_stub;
 mod hostile;
+mod routing;
