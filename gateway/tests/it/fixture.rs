@@ -92,14 +92,18 @@ pub fn reference_app_policy(path: &str) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn msp_value(msp: &str) -> ConfigValue {
+fn msp_value(msp: &str, tls: bool) -> ConfigValue {
     ConfigValue {
         version: 0,
         value: MspConfig {
             r#type: 0,
             config: FabricMspConfig {
                 name: msp.into(),
-                tls_root_certs: vec![format!("{msp}-tls-ca").into_bytes()],
+                tls_root_certs: if tls {
+                    vec![format!("{msp}-tls-ca").into_bytes()]
+                } else {
+                    vec![]
+                },
                 ..Default::default()
             }
             .encode_to_vec(),
@@ -123,11 +127,12 @@ fn signature_config_policy(envelope: SignaturePolicyEnvelope) -> ConfigPolicy {
 /// A channel config with orderer orgs (with per-org endpoints) and application orgs whose
 /// `Endorsement` policies are their members, under an implicit-meta MAJORITY
 /// `/Channel/Application/Endorsement`.
-pub fn channel_config(app_orgs: &[&str], orderers: &[(&str, &[&str])]) -> Config {
+/// With `tls`, each MSP carries a (fake) TLS CA certificate.
+pub fn channel_config(app_orgs: &[&str], orderers: &[(&str, &[&str])], tls: bool) -> Config {
     let mut app = ConfigGroup::default();
     for org in app_orgs {
         let mut g = ConfigGroup::default();
-        g.values.insert("MSP".into(), msp_value(org));
+        g.values.insert("MSP".into(), msp_value(org, tls));
         g.policies.insert(
             "Endorsement".into(),
             signature_config_policy(out_of_orgs(1, &[org])),
@@ -152,7 +157,7 @@ pub fn channel_config(app_orgs: &[&str], orderers: &[(&str, &[&str])]) -> Config
     let mut ord = ConfigGroup::default();
     for (org, endpoints) in orderers {
         let mut g = ConfigGroup::default();
-        g.values.insert("MSP".into(), msp_value(org));
+        g.values.insert("MSP".into(), msp_value(org, tls));
         g.values.insert(
             "Endpoints".into(),
             ConfigValue {
@@ -539,6 +544,8 @@ pub struct NetBuilder {
     pub peers: Vec<(PeerInfo, Behaviour)>,
     pub policy: Vec<u8>,
     pub orderers: Vec<(&'static str, Result<i32, &'static str>)>,
+    /// Whether the channel's MSPs have TLS CAs (remote nodes are then dialed with TLS).
+    pub tls: bool,
 }
 
 impl NetBuilder {
@@ -548,6 +555,7 @@ impl NetBuilder {
             peers: vec![(peer("Org1MSP", LOCAL, 5), Behaviour::Endorse("result"))],
             policy,
             orderers: vec![],
+            tls: true,
         }
     }
 
@@ -567,8 +575,13 @@ impl NetBuilder {
     }
 
     pub fn build(self) -> Net {
+        self.build_with(None)
+    }
+
+    /// Builds with `remote` dialing other peers and orderers instead of the fakes.
+    pub fn build_with(self, remote: Option<Arc<dyn Connector>>) -> Net {
         let endpoints: Vec<&str> = self.orderers.iter().map(|(a, _)| *a).collect();
-        let config = channel_config(&self.app_orgs, &[("OrdererMSP", &endpoints)]);
+        let config = channel_config(&self.app_orgs, &[("OrdererMSP", &endpoints)], self.tls);
         let mut connector = FakeConnector::default();
         let mut local = None;
         for (p, b) in &self.peers {
@@ -599,6 +612,7 @@ impl NetBuilder {
             ledger: FakeLedger::new(),
         });
         let connector = Arc::new(connector);
+        let dialer: Arc<dyn Connector> = remote.unwrap_or_else(|| connector.clone());
         let gateway = GatewayService::new(
             LocalPeer {
                 msp_id: "Org1MSP".into(),
@@ -607,7 +621,7 @@ impl NetBuilder {
                 endorser: local.clone(),
             },
             support.clone(),
-            connector.clone(),
+            dialer,
             GatewayOptions::default(),
         );
         Net {

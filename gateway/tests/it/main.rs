@@ -7,3 +7,4 @@ mod events;
 mod fixture;
 mod plans;
 mod submit;
+mod wire;
