@@ -260,6 +260,16 @@ impl ChannelLedger {
         self.height
     }
 
+    /// Header hash of the newest block (what the next block must name as previous).
+    pub fn tip_hash(&self) -> &[u8] {
+        &self.tip_hash
+    }
+
+    /// Threads used for signature checks.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
     /// The config in force (replaced when a config block commits).
     pub fn bundle(&self) -> &Arc<ChannelBundle> {
         &self.bundle

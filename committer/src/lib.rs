@@ -9,6 +9,8 @@
 //!   transactions, MVCC and phantom reads); signature checks run on all cores.
 //! - [`ChannelLedger`]: a channel's block store chain, state, history and config; commit and
 //!   crash recovery; queries; commit notifications ([`CommitEvents`]).
+//! - [`commit_stream`]: verification and stateless checks of block N+1 overlapping the commit
+//!   of block N.
 //! - [`DefinitionSource`]: how validation reads chaincode definitions (implemented over
 //!   `_lifecycle` by the peer).
 
@@ -18,6 +20,7 @@ pub mod endorsement;
 mod error;
 mod events;
 pub mod parallel;
+mod pipeline;
 pub mod txcheck;
 pub mod validator;
 pub mod verify;
@@ -29,5 +32,6 @@ pub use definitions::{
 };
 pub use error::{CommitError, VerifyError};
 pub use events::{COMMIT_EVENTS_QUEUE_MAX, CommitEvents, CommittedBlock, CommittedTx};
+pub use pipeline::{PIPELINE_DEPTH_BLOCKS, commit_stream};
 pub use validator::{PreparedBlock, prepare_block};
 pub use verify::{ChainTip, decode_block, verify_block};

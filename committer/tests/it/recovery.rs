@@ -142,3 +142,88 @@ fn joining_twice_with_the_same_genesis_opens_the_channel() {
     assert_eq!(again.height(), 1);
     assert!(ChannelLedger::open(&h.stores, "unknown", definitions()).is_err());
 }
+
+// The pipelined commit gives the same blocks as committing one by one, across a config
+// block, and stops at a forged block after committing the ones before it.
+#[test]
+fn pipelined_commit_matches_sequential_commit() {
+    use fabric_protos::orderer::BatchSize;
+    use prost::Message;
+
+    let user = net().user(1);
+    let mut sequential = Harness::new();
+    let mut pipelined = Harness::new();
+    let mut blocks = Vec::new();
+    let mut previous = crate::fixture::header_hash(
+        &sequential
+            .ledger
+            .blocks()
+            .block_by_number(0)
+            .unwrap()
+            .unwrap(),
+    );
+    for n in 1..=5u64 {
+        let envelopes = if n == 3 {
+            let bundle = sequential.ledger.bundle().clone();
+            let mut config = bundle.config().clone();
+            let orderer = config
+                .channel_group
+                .as_mut()
+                .unwrap()
+                .groups
+                .get_mut("Orderer")
+                .unwrap();
+            let value = orderer.values.get_mut("BatchSize").unwrap();
+            let mut batch = BatchSize::decode(value.value.as_slice()).unwrap();
+            batch.max_message_count = 5;
+            value.value = batch.encode_to_vec();
+            vec![crate::fixture::config_envelope(&bundle, &config, net())]
+        } else {
+            let mut kv = writes(&[("k", &format!("v{n}"))]);
+            kv.reads = vec![read(
+                "k",
+                (n > 1).then(|| (if n == 4 { 2 } else { n - 1 }, 0)),
+            )];
+            vec![TxSpec::new(&user, &[&org(1)], "any", kv).build()]
+        };
+        let block = crate::fixture::signed_block(n, &previous, envelopes, &net().orderer());
+        previous = crate::fixture::header_hash(&block);
+        sequential.ledger.commit_block(block.clone()).unwrap();
+        blocks.push(block);
+    }
+    let mut seen = Vec::new();
+    let committed = weft_committer::commit_stream(&mut pipelined.ledger, blocks.clone(), |c| {
+        seen.push(c.number)
+    })
+    .unwrap();
+    assert_eq!(committed, 5);
+    assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    for n in 1..=5 {
+        let a = sequential
+            .ledger
+            .blocks()
+            .block_by_number(n)
+            .unwrap()
+            .unwrap();
+        let b = pipelined
+            .ledger
+            .blocks()
+            .block_by_number(n)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.metadata, b.metadata, "block {n}");
+    }
+    assert_eq!(
+        pipelined.ledger.bundle().sequence(),
+        sequential.ledger.bundle().sequence()
+    );
+
+    // A stream whose second block is forged commits the first and stops.
+    let mut fresh = Harness::new();
+    let mut forged = blocks[1].clone();
+    forged.header.as_mut().unwrap().previous_hash = vec![0; 32];
+    let result =
+        weft_committer::commit_stream(&mut fresh.ledger, vec![blocks[0].clone(), forged], |_| {});
+    assert!(result.is_err());
+    assert_eq!(fresh.ledger.height(), 2);
+}
