@@ -6,11 +6,15 @@
 //! - [`definition`]: the stored records, [`committed_definition`] for the endorser and committer,
 //!   and the default policies.
 //! - [`package`]: install packages and the peer's package store.
+//! - [`scc`]: the system chaincode itself, and the [`scc::PeerContext`] the peer provides.
+//! - [`validate`]: the checks Fabric applies to a proposed definition.
 
 pub mod definition;
 pub mod error;
 pub mod package;
+pub mod scc;
 pub mod state;
+pub mod validate;
 
 pub use definition::{
     ChaincodeDefinition, ChaincodeLocalPackage, ChaincodeParameters, committed_definition,
@@ -18,4 +22,5 @@ pub use definition::{
 };
 pub use error::LifecycleError;
 pub use package::{ChaincodePackage, InstalledPackage, PackageMetadata, PackageStore};
+pub use scc::{ChaincodeReference, ChannelView, LifecycleScc, PeerContext};
 pub use state::LIFECYCLE_NAMESPACE;

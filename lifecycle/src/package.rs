@@ -252,23 +252,33 @@ impl PackageStore {
         &self.dir
     }
 
-    /// Validates and stores a package. Returns the installed package and whether it was new
-    /// (installing the same bytes twice stores one file).
+    /// Validates and stores a package. Returns the installed package, the parsed package and
+    /// whether it was new (installing the same bytes twice stores one file).
     pub fn install(
         &self,
         package: &[u8],
     ) -> Result<(InstalledPackage, ChaincodePackage, bool), LifecycleError> {
         let parsed = parse_package(package)?;
-        let label = parsed.metadata.label.clone();
+        let (installed, new) = self.save(&parsed.metadata.label, package)?;
+        Ok((installed, parsed, new))
+    }
+
+    /// Stores package bytes already parsed by [`parse_package`] under their package ID.
+    pub fn save(
+        &self,
+        label: &str,
+        package: &[u8],
+    ) -> Result<(InstalledPackage, bool), LifecycleError> {
+        validate_label(label)?;
         let hash = openssl::sha::sha256(package);
         let installed = InstalledPackage {
             package_id: format!("{label}:{}", hex::encode(hash)),
-            label,
+            label: label.to_owned(),
             hash,
         };
         let path = self.dir.join(file_name(&installed.package_id));
         if path.exists() {
-            return Ok((installed, parsed, false));
+            return Ok((installed, false));
         }
         write_atomically(&self.dir, &path, package).map_err(|source| LifecycleError::Io {
             context: format!(
@@ -277,7 +287,7 @@ impl PackageStore {
             ),
             source,
         })?;
-        Ok((installed, parsed, true))
+        Ok((installed, true))
     }
 
     /// The bytes of an installed package.

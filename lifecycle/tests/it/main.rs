@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake;
 mod layout;
 mod packages;
+mod scc_flow;
