@@ -631,6 +631,7 @@ fn installed_package_queries() {
     let ledger = Ledger::default();
     let package = wasm_package("basic_1.0", b"module");
     let package_id = install(&org1, &ledger, &package);
+    assert_eq!(org1.context.store.load(&package_id).unwrap(), package);
     expect_error(
         &org1,
         &ledger,
