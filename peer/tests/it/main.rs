@@ -6,3 +6,5 @@
 mod node_binary;
 mod support;
 mod upstream_channel;
+mod upstream_crash;
+mod upstream_deliver;

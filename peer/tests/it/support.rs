@@ -1,7 +1,19 @@
 //! Helpers shared by the interop tests: a network with one Weft peer beside Go peers.
 
-use fabric_protos::common::Block;
-use weft_interop_tests::{Network, NodeCommand, REFERENCE_VERSION, Topology, UpstreamToolchain};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fabric_protos::common::{
+    Block, ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader,
+};
+use fabric_protos::orderer::seek_position::Type as Position;
+use fabric_protos::orderer::{SeekInfo, SeekPosition, SeekSpecified};
+use prost::Message;
+use weft_comm::{ClientConfig, ClientTlsConfig};
+use weft_interop_tests::{
+    Network, NodeCommand, REFERENCE_VERSION, TlsFiles, Topology, UpstreamToolchain,
+};
+use weft_msp::{SigningIdentity, X509Msp};
 
 pub const CHANNEL: &str = "mychannel";
 /// The Go peer of Org1; gossip bootstraps to the org's first peer, so the Go peer comes first.
@@ -60,4 +72,70 @@ pub fn approve(network: &Network, peer: &str, name: &str, sequence: u64) -> Stri
         output.stderr
     );
     output.stderr
+}
+
+/// A signing identity from an MSP folder (an org admin's `msp`).
+pub fn signer_from(msp_dir: &std::path::Path, msp_id: &str) -> Arc<dyn SigningIdentity> {
+    let msp = X509Msp::load_local(msp_dir, msp_id).unwrap();
+    msp.signing_identity().unwrap()
+}
+
+/// A signed `DELIVER_SEEK_INFO` envelope for `channel`, stamped `age` in the past.
+pub fn seek_envelope(
+    signer: &dyn SigningIdentity,
+    channel: &str,
+    seek: &SeekInfo,
+    age: Duration,
+) -> Envelope {
+    let now = (SystemTime::now() - age)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let channel_header = ChannelHeader {
+        r#type: HeaderType::DeliverSeekInfo as i32,
+        channel_id: channel.to_owned(),
+        timestamp: Some(prost_types::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+        }),
+        ..Default::default()
+    };
+    let payload = Payload {
+        header: Some(Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: SignatureHeader {
+                creator: signer.serialize(),
+                nonce: vec![7; 24],
+            }
+            .encode_to_vec(),
+        }),
+        data: seek.encode_to_vec(),
+    }
+    .encode_to_vec();
+    let signature = signer.sign(&payload).unwrap();
+    Envelope { payload, signature }
+}
+
+pub fn position(kind: Position) -> Option<SeekPosition> {
+    Some(SeekPosition { r#type: Some(kind) })
+}
+
+pub fn specified(number: u64) -> Option<SeekPosition> {
+    position(Position::Specified(SeekSpecified { number }))
+}
+
+/// A TLS connection to `peer`'s gRPC listener as Org1's admin client.
+pub async fn connect_peer(network: &Network, peer: &str) -> tonic::transport::Channel {
+    let node = network.peer(peer).unwrap();
+    let admin = network.admin_of(&node.msp_id).unwrap();
+    let tls = ClientTlsConfig::from_root_ca_file(&node.tls_ca())
+        .unwrap()
+        .with_client_cert_files(&admin.tls_cert(), &admin.tls_key())
+        .unwrap();
+    let config = ClientConfig {
+        tls: Some(tls),
+        ..ClientConfig::default()
+    };
+    weft_comm::connect(&node.listen.to_string(), &config)
+        .await
+        .unwrap()
 }
