@@ -66,6 +66,15 @@ impl ChannelLog {
         self.offset_index + self.entries.len() as u64
     }
 
+    /// The entries held in memory with an index above `index`.
+    pub fn entries_after(&self, index: u64) -> &[Entry] {
+        let skip = index.saturating_sub(self.offset_index);
+        let skip = usize::try_from(skip)
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
+        &self.entries[skip..]
+    }
+
     /// Number of entries held in memory.
     pub fn entry_count(&self) -> usize {
         self.entries.len()

@@ -268,6 +268,14 @@ impl<W: WalSink> ConsensusNode<W> {
             .chain
             .take_snapshot(channel, raft_index, data, &mut self.wal)?;
         self.wal.sync()?;
+        if taken {
+            let logs: Vec<(&str, &ChannelLog)> = self
+                .groups
+                .iter()
+                .map(|(name, group)| (name.as_str(), group.chain.log()))
+                .collect();
+            self.wal.compact(&logs)?;
+        }
         Ok(taken)
     }
 

@@ -11,8 +11,10 @@
 //! the end of the file is a torn write from a crash: recovery truncates the file there. Records
 //! are only ever appended, so anything after a bad record cannot have been acknowledged.
 //!
-//! Not done yet: segment rotation and deleting segments whose records are all behind every
-//! channel's latest snapshot. Until then the single segment grows without bound.
+//! Compaction (Fabric's etcdraft releases its WAL up to each snapshot): after a snapshot,
+//! `compact` rewrites the segment to hold, per channel, only its membership, latest snapshot,
+//! the entries after it and its hard state, then atomically renames it over the old one. A
+//! crash mid-way leaves the old segment in place.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -49,6 +51,30 @@ pub enum WalRecord {
 pub trait WalSink {
     fn write(&mut self, channel: &str, record: &WalRecord) -> Result<(), RaftError>;
     fn sync(&mut self) -> Result<(), RaftError>;
+
+    /// Drops everything the channels' latest snapshots cover: afterwards the WAL replays to
+    /// `logs` (every channel it serves). A sink that keeps nothing has nothing to drop.
+    fn compact(&mut self, _logs: &[(&str, &ChannelLog)]) -> Result<(), RaftError> {
+        Ok(())
+    }
+}
+
+/// The records that rebuild `log` from its latest snapshot on replay.
+pub fn records_from_snapshot(log: &ChannelLog) -> Vec<WalRecord> {
+    let snapshot = log.latest_snapshot();
+    let mut records = vec![WalRecord::Bootstrap(
+        snapshot.get_metadata().get_conf_state().clone(),
+    )];
+    let after = snapshot.get_metadata().index;
+    if !snapshot.is_empty() {
+        records.push(WalRecord::Snapshot(snapshot.clone()));
+    }
+    let entries = log.entries_after(after);
+    if !entries.is_empty() {
+        records.push(WalRecord::Entries(entries.to_vec()));
+    }
+    records.push(WalRecord::HardState(log.hard_state().clone()));
+    records
 }
 
 /// A WAL that keeps nothing: for tests and simulations where restarts are not exercised.
@@ -86,6 +112,7 @@ pub struct SharedWal {
     pending: bool,
     pub records_written: u64,
     pub syncs: u64,
+    pub compactions: u64,
 }
 
 impl SharedWal {
@@ -137,6 +164,7 @@ impl SharedWal {
             pending: false,
             records_written: 0,
             syncs: 0,
+            compactions: 0,
         };
         Ok((wal, replay.logs, stats))
     }
@@ -153,21 +181,109 @@ impl SharedWal {
     }
 }
 
+/// Frames and writes one record (see the module docs for the framing).
+fn write_record(
+    writer: &mut impl Write,
+    channel: &str,
+    record: &WalRecord,
+) -> Result<Result<(), std::io::Error>, RaftError> {
+    let body = encode_body(channel, record)?;
+    let len = u32::try_from(body.len())
+        .ok()
+        .filter(|len| *len <= RECORD_BYTES_MAX)
+        .ok_or(RaftError::MessageTooLarge(body.len()))?;
+    let mut header = [0u8; HEADER_BYTES as usize];
+    header[..4].copy_from_slice(&len.to_le_bytes());
+    header[4..].copy_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    Ok(writer
+        .write_all(&header)
+        .and_then(|()| writer.write_all(&body)))
+}
+
+/// The channel a record body belongs to.
+fn channel_of(body: &[u8]) -> Option<&str> {
+    let len = u16::from_le_bytes([*body.get(1)?, *body.get(2)?]) as usize;
+    std::str::from_utf8(body.get(3..3 + len)?).ok()
+}
+
+impl SharedWal {
+    /// Every whole record of the live segment (header and body), up to the first bad one.
+    fn whole_records(&self) -> Result<Vec<([u8; HEADER_BYTES as usize], Vec<u8>)>, RaftError> {
+        let bytes = std::fs::read(&self.path).map_err(|e| self.io(e))?;
+        let mut records = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Some((header, after)) = rest.split_first_chunk::<{ HEADER_BYTES as usize }>() {
+            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+            let Some(body) = after.get(..len as usize) else {
+                break;
+            };
+            if len > RECORD_BYTES_MAX || crc32c::crc32c(body) != crc {
+                break;
+            }
+            records.push((*header, body.to_vec()));
+            rest = &after[len as usize..];
+        }
+        Ok(records)
+    }
+
+    /// Writes the compacted segment next to the live one, syncs it and renames it over it.
+    fn rewrite(&mut self, logs: &[(&str, &ChannelLog)]) -> Result<(), RaftError> {
+        let staged = self.path.with_extension("compacting");
+        let io = |source| RaftError::WalIo {
+            path: staged.clone(),
+            source,
+        };
+        let file = File::create(&staged).map_err(io)?;
+        let mut writer = BufWriter::new(file);
+        // Channels recovered from the WAL but not started again yet keep their records as is.
+        let kept = |channel: &str| !logs.iter().any(|(name, _)| *name == channel);
+        for (header, body) in self.whole_records()? {
+            if channel_of(&body).is_some_and(kept) {
+                writer
+                    .write_all(&header)
+                    .and_then(|()| writer.write_all(&body))
+                    .map_err(io)?;
+            }
+        }
+        for (channel, log) in logs {
+            for record in records_from_snapshot(log) {
+                write_record(&mut writer, channel, &record)?.map_err(io)?;
+            }
+        }
+        writer.flush().map_err(io)?;
+        writer.get_ref().sync_all().map_err(io)?;
+        drop(writer);
+        std::fs::rename(&staged, &self.path).map_err(|e| self.io(e))?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| self.io(e))?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        self.writer = BufWriter::new(file);
+        self.pending = false;
+        self.compactions += 1;
+        Ok(())
+    }
+}
+
 impl WalSink for SharedWal {
     fn write(&mut self, channel: &str, record: &WalRecord) -> Result<(), RaftError> {
-        let body = encode_body(channel, record)?;
-        let len = u32::try_from(body.len())
-            .ok()
-            .filter(|len| *len <= RECORD_BYTES_MAX)
-            .ok_or(RaftError::MessageTooLarge(body.len()))?;
-        let mut header = [0u8; HEADER_BYTES as usize];
-        header[..4].copy_from_slice(&len.to_le_bytes());
-        header[4..].copy_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-        self.writer.write_all(&header).map_err(|e| self.io(e))?;
-        self.writer.write_all(&body).map_err(|e| self.io(e))?;
+        write_record(&mut self.writer, channel, record)?.map_err(|e| self.io(e))?;
         self.pending = true;
         self.records_written += 1;
         Ok(())
+    }
+
+    fn compact(&mut self, logs: &[(&str, &ChannelLog)]) -> Result<(), RaftError> {
+        // Whatever is buffered must reach the old segment first: the new one is built from
+        // the in-memory logs, which already hold it.
+        self.sync()?;
+        self.rewrite(logs)
     }
 
     fn sync(&mut self) -> Result<(), RaftError> {
@@ -407,6 +523,60 @@ mod tests {
         let (_, logs, stats) = SharedWal::open(dir.path()).unwrap();
         assert_eq!(logs["a"].last_index(), 1);
         assert_eq!(stats.truncated_bytes, full.len() as u64 - good_len);
+    }
+
+    // Fabric's etcdraft releases WAL records up to each snapshot; here the segment is
+    // rewritten from the snapshot on, and replay yields the same log.
+    #[test]
+    fn compaction_keeps_what_replay_needs_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SEGMENT_FILE_NAME);
+        let live = {
+            let (mut wal, _, _) = SharedWal::open(dir.path()).unwrap();
+            let conf = ConfState::from((vec![1, 2, 3], vec![]));
+            for channel in ["a", "dormant"] {
+                wal.write(channel, &WalRecord::Bootstrap(conf.clone()))
+                    .unwrap();
+            }
+            let mut log = ChannelLog::bootstrap(&[1, 2, 3]);
+            let big = vec![7u8; 4096];
+            let entries: Vec<Entry> = (1..=20).map(|i| entry(i, 1, &big)).collect();
+            wal.write("a", &WalRecord::Entries(entries.clone()))
+                .unwrap();
+            log.append(&entries).unwrap();
+            wal.write("dormant", &WalRecord::Entries(vec![entry(1, 1, b"d")]))
+                .unwrap();
+            let mut hs = HardState::default();
+            hs.set_term(1);
+            hs.set_commit(20);
+            wal.write("a", &WalRecord::HardState(hs.clone())).unwrap();
+            log.set_hard_state(hs);
+            let snapshot = log.make_snapshot(18, b"block 9".to_vec()).unwrap();
+            wal.write("a", &WalRecord::Snapshot(snapshot.clone()))
+                .unwrap();
+            log.install_snapshot(snapshot, crate::log::SNAPSHOT_CATCHUP_ENTRIES);
+            let before = std::fs::metadata(&path).unwrap().len();
+            wal.compact(&[("a", &log)]).unwrap();
+            assert_eq!(wal.compactions, 1);
+            let after = std::fs::metadata(&path).unwrap().len();
+            assert!(after < before / 4, "{after} bytes of {before} left");
+            // Appends after a compaction land in the new segment.
+            wal.write("a", &WalRecord::Entries(vec![entry(21, 1, b"new")]))
+                .unwrap();
+            wal.sync().unwrap();
+            log
+        };
+        let (_, logs, stats) = SharedWal::open(dir.path()).unwrap();
+        assert_eq!(stats.truncated_bytes, 0);
+        let a = &logs["a"];
+        assert_eq!(a.latest_snapshot().get_metadata().index, 18);
+        assert_eq!(a.latest_snapshot().get_data(), b"block 9");
+        assert_eq!(a.first_index(), 19);
+        assert_eq!(a.last_index(), 21);
+        assert_eq!(a.hard_state(), live.hard_state());
+        assert_eq!(a.conf_state().get_voters(), &[1, 2, 3]);
+        // A channel that was not started again keeps its records.
+        assert_eq!(logs["dormant"].last_index(), 1);
     }
 
     #[test]
