@@ -4,12 +4,13 @@
 #   $DEST/fabric-<version>/bin/{peer,orderer,configtxgen,cryptogen,osnadmin,configtxlator}
 #   $DEST/fabric-<version>/config/{core.yaml,orderer.yaml,configtx.yaml}  (module sampleconfig)
 #   $DEST/ccaas/bin/{detect,build,release}   chaincode-as-a-service external builder
+#   $DEST/chaincode/bin/weft-ccaas           the sample contracts as ccaas servers
 #   interop-tests/node/node_modules          pinned Node clients (package-lock.json)
 #
 # DEST is $WEFT_UPSTREAM_DIR, default <repo>/.cache/upstream. Every component is
 # pinned and stamped: a re-run with the same pins does nothing.
 #
-# Usage: interop-tests/upstream/install.sh [fabric-2.5.9] [fabric-3.1.1] [ccaas] [node]
+# Usage: interop-tests/upstream/install.sh [fabric-2.5.9] [fabric-3.1.1] [ccaas] [chaincode] [node]
 #        (no argument: everything). Needs go, node and npm on PATH, and network
 #        access to the Go module proxy and the npm registry.
 set -euo pipefail
@@ -132,6 +133,30 @@ install_ccaas() {
     log "ccaas builder: installed into $root/bin"
 }
 
+# The Go twins of Weft's sample WASM contracts (interop-tests/chaincode-go),
+# served as chaincode-as-a-service to upstream peers. Dependencies are pinned
+# by the module's committed go.sum; its unit tests run before the build.
+install_chaincode() {
+    local root="$DEST/chaincode" source="$REPO/interop-tests/chaincode-go"
+    local want
+    want="$(tree_hash "$source")"
+    if [[ -f "$root/.stamp" && "$(cat "$root/.stamp")" == "$want" && -x "$root/bin/weft-ccaas" ]]; then
+        log "chaincode servers: up to date in $root"
+        return
+    fi
+    need go "Go 1.22 or newer"
+    log "chaincode servers: testing and building $source"
+    local stage="$WORK/chaincode-stage"
+    mkdir -p "$stage"
+    (cd "$source" && GOFLAGS=-mod=readonly go test ./... >"$stage/test.log" 2>&1) ||
+        die "the chaincode servers' unit tests failed: $(cat "$stage/test.log")"
+    (cd "$source" && GOFLAGS=-mod=readonly go build -buildvcs=false -trimpath -o "$stage/weft-ccaas" .)
+    mkdir -p "$root/bin"
+    mv -f "$stage/weft-ccaas" "$root/bin/weft-ccaas"
+    printf '%s' "$want" >"$root/.stamp"
+    log "chaincode servers: installed into $root/bin"
+}
+
 install_node() {
     need node "Node.js 20 or newer"
     need npm "npm"
@@ -154,7 +179,7 @@ install_node() {
 main() {
     local targets=("$@")
     if [[ ${#targets[@]} -eq 0 ]]; then
-        targets=(fabric-2.5.9 fabric-3.1.1 ccaas node)
+        targets=(fabric-2.5.9 fabric-3.1.1 ccaas chaincode node)
     fi
     mkdir -p "$DEST"
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/weft-upstream-install.XXXXXX")"
@@ -165,9 +190,10 @@ main() {
         case "$target" in
         fabric-*) install_fabric "${target#fabric-}" ;;
         ccaas) install_ccaas ;;
+        chaincode) install_chaincode ;;
         node) install_node ;;
         -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown target '$target' (expected fabric-<version>, ccaas or node)" ;;
+        *) die "unknown target '$target' (expected fabric-<version>, ccaas, chaincode or node)" ;;
         esac
     done
     log "done"
