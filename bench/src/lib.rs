@@ -1,0 +1,11 @@
+//! Side-by-side benchmarks of Weft and upstream Fabric (see BENCHMARKS.md): a load generator that
+//! drives any network through the Gateway service, process CPU and memory sampling from /proc,
+//! and summaries over repeated runs.
+
+mod error;
+pub mod gateway;
+pub mod load;
+pub mod procstat;
+pub mod stats;
+
+pub use error::{BenchError, Result};
