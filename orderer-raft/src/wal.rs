@@ -200,6 +200,9 @@ fn write_record(
         .and_then(|()| writer.write_all(&body)))
 }
 
+/// A record as framed on disk: header and body.
+type RawRecord = ([u8; HEADER_BYTES as usize], Vec<u8>);
+
 /// The channel a record body belongs to.
 fn channel_of(body: &[u8]) -> Option<&str> {
     let len = u16::from_le_bytes([*body.get(1)?, *body.get(2)?]) as usize;
@@ -208,7 +211,7 @@ fn channel_of(body: &[u8]) -> Option<&str> {
 
 impl SharedWal {
     /// Every whole record of the live segment (header and body), up to the first bad one.
-    fn whole_records(&self) -> Result<Vec<([u8; HEADER_BYTES as usize], Vec<u8>)>, RaftError> {
+    fn whole_records(&self) -> Result<Vec<RawRecord>, RaftError> {
         let bytes = std::fs::read(&self.path).map_err(|e| self.io(e))?;
         let mut records = Vec::new();
         let mut rest = bytes.as_slice();
