@@ -19,8 +19,10 @@ use crate::principals::{PrincipalSet, merged, satisfied_by};
 
 /// Most chaincodes in one interest (a transaction calls a handful at most).
 pub const INTEREST_CHAINCODES_MAX: usize = 64;
-/// Most collections or key policies per chaincode call considered.
+/// Most collections per chaincode call considered.
 pub const CALL_ITEMS_MAX: usize = 256;
+/// Most policies (chaincode, collection and key policies) combined for one interest.
+pub const POLICIES_MAX: usize = 32;
 const IMPLICIT_COLLECTION_PREFIX: &str = "_implicit_org_";
 
 /// Groups of interchangeable endorsers and the layouts that satisfy the policies.
@@ -281,8 +283,18 @@ fn principal_sets(
         policies.extend(envelopes.iter().map(satisfied_by));
     }
     let mut key_sets: Vec<Vec<PrincipalSet>> = Vec::new();
+    let key_policies: usize = interest
+        .chaincodes
+        .iter()
+        .map(|c| c.key_policies.len())
+        .sum();
+    if policies.len() + key_policies > POLICIES_MAX {
+        return Err(format!(
+            "too many endorsement policies involved (more than {POLICIES_MAX})"
+        ));
+    }
     for call in &interest.chaincodes {
-        for key_policy in call.key_policies.iter().take(CALL_ITEMS_MAX) {
+        for key_policy in &call.key_policies {
             let sets = satisfied_by(key_policy);
             if sets.is_empty() {
                 return Err("state based endorsement policy cannot be satisfied".into());

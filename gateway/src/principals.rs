@@ -16,6 +16,12 @@ use prost::Message;
 pub const PRINCIPAL_SETS_MAX: usize = 10_000;
 /// Deepest NOutOf nesting followed.
 pub const POLICY_DEPTH_MAX: usize = 16;
+/// Most signatures one principal set may need; policies needing more are treated as
+/// unsatisfiable (key policies arrive from clients, so sizes must stay bounded).
+pub const SET_SIZE_MAX: usize = 64;
+/// Most sets kept when combining two policies (the containment check that follows is
+/// quadratic in this).
+pub const MERGED_SETS_MAX: usize = 256;
 
 pub type PrincipalSet = Vec<MspPrincipal>;
 
@@ -60,7 +66,7 @@ fn rule_sets(
             for chosen in combinations(children.len(), n) {
                 let mut acc: Vec<PrincipalSet> = vec![Vec::new()];
                 for index in chosen {
-                    acc = product(&acc, &children[index]);
+                    acc = product(&acc, &children[index])?;
                 }
                 out.extend(acc);
                 if out.len() >= PRINCIPAL_SETS_MAX {
@@ -73,19 +79,24 @@ fn rule_sets(
     }
 }
 
-fn product(left: &[PrincipalSet], right: &[PrincipalSet]) -> Vec<PrincipalSet> {
+/// Every union of one set of `left` with one of `right`; `None` if a union would need
+/// more than [`SET_SIZE_MAX`] signatures.
+fn product(left: &[PrincipalSet], right: &[PrincipalSet]) -> Option<Vec<PrincipalSet>> {
     let mut out = Vec::new();
     'outer: for l in left {
         for r in right {
             if out.len() >= PRINCIPAL_SETS_MAX {
                 break 'outer;
             }
+            if l.len() + r.len() > SET_SIZE_MAX {
+                return None;
+            }
             let mut set = l.clone();
             set.extend(r.iter().cloned());
             out.push(set);
         }
     }
-    out
+    Some(out)
 }
 
 /// All k-element index combinations of 0..n in lexicographic order, at most
@@ -215,7 +226,7 @@ fn merge(left: &[ComparableSet], right: &[ComparableSet]) -> Vec<ComparableSet> 
     let mut out = Vec::new();
     'outer: for x in left {
         for y in right {
-            if out.len() >= PRINCIPAL_SETS_MAX {
+            if out.len() >= MERGED_SETS_MAX {
                 break 'outer;
             }
             out.push(merge_with_plurality(x, y));
@@ -338,6 +349,26 @@ mod tests {
             identities,
         };
         assert!(satisfied_by(&bad).is_empty());
+    }
+
+    #[test]
+    fn oversized_policies_are_bounded() {
+        // 4-of-4 over 1-of-20 rules: 20^4 ways, cut at the bound, still answered.
+        let identities: Vec<MspPrincipal> = (0..20).map(|i| member(&format!("O{i}"))).collect();
+        let any = out_of(1, (0..20).map(signed_by).collect());
+        let wide = SignaturePolicyEnvelope {
+            version: 0,
+            rule: Some(out_of(4, vec![any.clone(), any.clone(), any.clone(), any])),
+            identities: identities.clone(),
+        };
+        assert_eq!(satisfied_by(&wide).len(), PRINCIPAL_SETS_MAX);
+        // A policy needing more than SET_SIZE_MAX signatures is not planned for.
+        let all = SignaturePolicyEnvelope {
+            version: 0,
+            rule: Some(out_of(65, (0..65).map(|i| signed_by(i % 20)).collect())),
+            identities,
+        };
+        assert!(satisfied_by(&all).is_empty());
     }
 
     #[test]

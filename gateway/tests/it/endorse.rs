@@ -300,3 +300,97 @@ async fn malformed_proposal_is_invalid_argument() {
         "the proposed transaction must contain a signed proposal"
     );
 }
+
+/// When no peer of the gateway's org has the chaincode, the plan comes from the policy
+/// alone (Fabric `planFromFirstEndorser` falling back to `endorsementPlan`).
+#[tokio::test]
+async fn org_without_the_chaincode_plans_from_the_policy() {
+    let mut builder = NetBuilder::new(signature_app_policy(out_of_orgs(1, &["Org2MSP"]))).peer(
+        "Org2MSP",
+        "peer0.org2:9051",
+        5,
+        Behaviour::Endorse("result"),
+    );
+    builder.peers[0].0.chaincodes.clear();
+    let net = builder.build();
+    let envelope = net
+        .gateway
+        .endorse(Request::new(request("tx12")))
+        .await
+        .unwrap()
+        .into_inner()
+        .prepared_transaction
+        .unwrap();
+    assert_eq!(endorsers_of(&envelope), vec!["peer0.org2:9051".to_owned()]);
+    assert_eq!(net.local.calls(), 0);
+}
+
+/// The first endorser's interest (here a write to a collection with its own endorsement
+/// policy) decides the plan: the collection policy AND(Org1, Org3) replaces the
+/// chaincode's OR(Org1), and Org2, outside the collection, is not asked.
+#[tokio::test]
+async fn first_endorser_interest_drives_the_plan() {
+    use fabric_protos::protos::{
+        ApplicationPolicy, ChaincodeCall, ChaincodeInterest, CollectionConfig,
+        CollectionConfigPackage, CollectionPolicyConfig, StaticCollectionConfig,
+        application_policy, collection_config, collection_policy_config,
+    };
+    let collection = StaticCollectionConfig {
+        name: "private".into(),
+        member_orgs_policy: Some(CollectionPolicyConfig {
+            payload: Some(collection_policy_config::Payload::SignaturePolicy(
+                out_of_orgs(1, &["Org1MSP", "Org3MSP"]),
+            )),
+        }),
+        endorsement_policy: Some(ApplicationPolicy {
+            r#type: Some(application_policy::Type::SignaturePolicy(out_of_orgs(
+                2,
+                &["Org1MSP", "Org3MSP"],
+            ))),
+        }),
+        ..Default::default()
+    };
+    let interest = ChaincodeInterest {
+        chaincodes: vec![ChaincodeCall {
+            name: CC.into(),
+            collection_names: vec!["private".into()],
+            ..Default::default()
+        }],
+    };
+    let mut builder = NetBuilder::new(signature_app_policy(out_of_orgs(1, &["Org1MSP"])))
+        .local(Behaviour::EndorseWithInterest("result", interest))
+        .peer(
+            "Org2MSP",
+            "peer0.org2:9051",
+            9,
+            Behaviour::Endorse("result"),
+        )
+        .peer(
+            "Org3MSP",
+            "peer0.org3:11051",
+            5,
+            Behaviour::Endorse("result"),
+        );
+    builder.collections = Some(CollectionConfigPackage {
+        config: vec![CollectionConfig {
+            payload: Some(collection_config::Payload::StaticCollectionConfig(
+                collection,
+            )),
+        }],
+    });
+    let net = builder.build();
+    let envelope = net
+        .gateway
+        .endorse(Request::new(request("tx13")))
+        .await
+        .unwrap()
+        .into_inner()
+        .prepared_transaction
+        .unwrap();
+    assert_eq!(
+        endorsers_of(&envelope),
+        vec![LOCAL.to_owned(), "peer0.org3:11051".into()]
+    );
+    assert_eq!(net.endorser("peer0.org2:9051").calls(), 0);
+    assert_eq!(net.local.calls(), 1);
+}

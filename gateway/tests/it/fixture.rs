@@ -339,6 +339,8 @@ pub enum Behaviour {
     Down,
     /// The chaincode answers with this status and message.
     ChaincodeStatus(i32, &'static str),
+    /// Endorses and reports what the transaction touched (the endorser's `interest`).
+    EndorseWithInterest(&'static str, fabric_protos::protos::ChaincodeInterest),
 }
 
 pub struct FakeEndorser {
@@ -402,6 +404,11 @@ impl Endorser for FakeEndorser {
         Box::pin(async move {
             match behaviour {
                 Behaviour::Endorse(result) => Ok(proposal_response(result, &name)),
+                Behaviour::EndorseWithInterest(result, interest) => {
+                    let mut response = proposal_response(result, &name);
+                    response.interest = Some(interest);
+                    Ok(response)
+                }
                 Behaviour::Down => Err(tonic::Status::unavailable(format!(
                     "rpc error: code = Unavailable desc = {name} is down"
                 ))),
@@ -546,6 +553,7 @@ pub struct NetBuilder {
     pub orderers: Vec<(&'static str, Result<i32, &'static str>)>,
     /// Whether the channel's MSPs have TLS CAs (remote nodes are then dialed with TLS).
     pub tls: bool,
+    pub collections: Option<fabric_protos::protos::CollectionConfigPackage>,
 }
 
 impl NetBuilder {
@@ -556,6 +564,7 @@ impl NetBuilder {
             policy,
             orderers: vec![],
             tls: true,
+            collections: None,
         }
     }
 
@@ -608,7 +617,13 @@ impl NetBuilder {
                 allowed_msps: vec!["Org1MSP".into(), "Org2MSP".into()],
             }),
             peers: self.peers.iter().map(|(p, _)| p.clone()).collect(),
-            chaincodes: BTreeMap::from([(CC.into(), definition(self.policy))]),
+            chaincodes: BTreeMap::from([(
+                CC.into(),
+                ChaincodeDefinition {
+                    collections: self.collections,
+                    ..definition(self.policy)
+                },
+            )]),
             ledger: FakeLedger::new(),
         });
         let connector = Arc::new(connector);
