@@ -57,7 +57,8 @@ impl Engine {
     }
 
     /// Compiles `wasm` (once per package id; later calls return the cached chaincode), checks its
-    /// imports, exports and ABI version, and returns the chaincode ready to invoke.
+    /// imports, exports and ABI version, and returns the chaincode ready to invoke. A package id
+    /// names one package's bytes (it ends with their SHA-256), so the cache is keyed by id alone.
     pub fn load(&self, package_id: &str, wasm: &[u8]) -> Result<Arc<WasmChaincode>, RuntimeError> {
         if let Some(loaded) = self.get(package_id) {
             return Ok(loaded);
@@ -72,6 +73,12 @@ impl Engine {
         // Compile outside the lock: it takes milliseconds and other chaincodes keep loading.
         let chaincode = Arc::new(self.compile(package_id, wasm)?);
         let mut modules = self.lock_modules();
+        if !modules.contains_key(package_id) && modules.len() >= limit {
+            return Err(RuntimeError::TooManyModules {
+                package_id: package_id.to_owned(),
+                limit,
+            });
+        }
         Ok(modules
             .entry(package_id.to_owned())
             .or_insert(chaincode)

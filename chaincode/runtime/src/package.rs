@@ -17,9 +17,19 @@ pub const WASM_FILE: &str = "chaincode.wasm";
 /// What a package holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WasmPackage {
-    /// `metadata.json`'s raw bytes (label and type; parsed by `_lifecycle`).
+    /// `metadata.json`'s `label` (the part of the package id before the colon).
+    pub label: String,
+    /// `metadata.json` as it is in the package.
     pub metadata_json: Vec<u8>,
     pub wasm: Vec<u8>,
+}
+
+/// The fields of Fabric's `metadata.json` this runtime reads (`path` is ignored).
+#[derive(serde::Deserialize)]
+struct Metadata {
+    #[serde(rename = "type")]
+    kind: String,
+    label: String,
 }
 
 fn bad(message: impl Into<String>) -> RuntimeError {
@@ -41,15 +51,15 @@ pub fn parse(package: &[u8], max_wasm_bytes: usize) -> Result<WasmPackage, Runti
         Ok(())
     })?;
     let metadata_json = metadata_json.ok_or_else(|| bad("it has no metadata.json"))?;
-    let code = code.ok_or_else(|| bad("it has no code.tar.gz"))?;
-    let text = String::from_utf8_lossy(&metadata_json);
-    let declares_wasm = text.contains(&format!("\"type\":\"{PACKAGE_TYPE}\""))
-        || text.contains(&format!("\"type\": \"{PACKAGE_TYPE}\""));
-    if !declares_wasm {
+    let metadata: Metadata = serde_json::from_slice(&metadata_json)
+        .map_err(|e| bad(format!("metadata.json is not Fabric package metadata: {e}")))?;
+    if !metadata.kind.eq_ignore_ascii_case(PACKAGE_TYPE) {
         return Err(bad(format!(
-            "metadata.json does not declare type \"{PACKAGE_TYPE}\": {text}"
+            "its type is {:?}, but Weft peers run only \"{PACKAGE_TYPE}\" chaincode (see chaincode/README.md)",
+            metadata.kind
         )));
     }
+    let code = code.ok_or_else(|| bad("it has no code.tar.gz"))?;
     let mut wasm = None;
     for_each_entry(&code, |name, entry| {
         if name == WASM_FILE {
@@ -59,6 +69,7 @@ pub fn parse(package: &[u8], max_wasm_bytes: usize) -> Result<WasmPackage, Runti
     })?;
     let wasm = wasm.ok_or_else(|| bad(format!("code.tar.gz has no {WASM_FILE}")))?;
     Ok(WasmPackage {
+        label: metadata.label,
         metadata_json,
         wasm,
     })
