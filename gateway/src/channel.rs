@@ -306,3 +306,94 @@ fn remap_rule(rule: SignaturePolicy, remap: &[usize]) -> SignaturePolicy {
     };
     SignaturePolicy { r#type }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::common::ConfigValue;
+
+    fn value<M: Message>(m: &M) -> ConfigValue {
+        ConfigValue {
+            version: 0,
+            value: m.encode_to_vec(),
+            mod_policy: String::new(),
+        }
+    }
+
+    fn org(msp: &str, endpoints: Option<&[&str]>) -> ConfigGroup {
+        let mut g = ConfigGroup::default();
+        let fabric = FabricMspConfig {
+            name: msp.into(),
+            ..Default::default()
+        };
+        g.values.insert(
+            MSP_KEY.into(),
+            value(&MspConfig {
+                r#type: FABRIC_MSP_TYPE,
+                config: fabric.encode_to_vec(),
+            }),
+        );
+        if let Some(e) = endpoints {
+            let addresses = OrdererAddresses {
+                addresses: e.iter().map(|s| (*s).into()).collect(),
+            };
+            g.values.insert(ENDPOINTS_KEY.into(), value(&addresses));
+        }
+        g
+    }
+
+    fn config(orderer_orgs: Vec<(&str, ConfigGroup)>, global: &[&str]) -> Config {
+        let mut root = ConfigGroup::default();
+        let mut ord = ConfigGroup::default();
+        for (name, g) in orderer_orgs {
+            ord.groups.insert(name.into(), g);
+        }
+        root.groups.insert(ORDERER_GROUP.into(), ord);
+        root.groups
+            .insert(APPLICATION_GROUP.into(), ConfigGroup::default());
+        let addresses = OrdererAddresses {
+            addresses: global.iter().map(|s| (*s).into()).collect(),
+        };
+        root.values
+            .insert(ORDERER_ADDRESSES_KEY.into(), value(&addresses));
+        Config {
+            sequence: 0,
+            channel_group: Some(root),
+        }
+    }
+
+    /// Fabric discovery/support/config: without per-org endpoints every orderer org gets
+    /// the global OrdererAddresses.
+    #[test]
+    fn global_orderer_addresses_apply_without_org_endpoints() {
+        let c = config(vec![("O1", org("O1MSP", None))], &["o.example.com:7050"]);
+        let endpoints = orderer_endpoints(&c).unwrap();
+        assert_eq!(endpoints.len(), 1);
+        assert_eq!(endpoints[0].address, "o.example.com:7050");
+        assert_eq!(endpoints[0].msp_id, "O1MSP");
+    }
+
+    #[test]
+    fn org_endpoints_take_precedence_and_bad_ones_are_skipped() {
+        let c = config(
+            vec![
+                ("O1", org("O1MSP", Some(&["o1:7050", "garbage"]))),
+                ("O2", org("O2MSP", None)),
+            ],
+            &["global:7050"],
+        );
+        let result = config_result(&c).unwrap();
+        assert_eq!(result.orderers["O1MSP"].endpoint.len(), 1);
+        assert!(result.orderers["O2MSP"].endpoint.is_empty());
+        let bad_global = config(vec![("O1", org("O1MSP", None))], &["nohostport"]);
+        assert!(config_result(&bad_global).is_err());
+    }
+
+    #[test]
+    fn unknown_policy_reference_is_an_error() {
+        let c = config(vec![], &[]);
+        assert!(policy_reference(&c, "/Channel/Application/Nope").is_err());
+        assert!(policy_reference(&c, "Endorsement").is_err());
+        assert!(endorsement_policy(&c, b"\xff").is_err());
+    }
+}

@@ -272,3 +272,17 @@ fn tls_binding_is_enforced() {
         "access denied, client identity wasn't supplied"
     );
 }
+
+/// Garbage from the network is an error answer, never a crash.
+#[test]
+fn garbage_requests_are_rejected() {
+    let (_net, service) = network();
+    for payload in [vec![0xff; 3], vec![0x0a, 0xff, 0xff, 0xff, 0x0f], vec![]] {
+        let request = SignedRequest {
+            payload,
+            signature: vec![],
+        };
+        let err = service.discover(&request, None).unwrap_err();
+        assert_eq!(err.code(), Code::Unknown);
+    }
+}

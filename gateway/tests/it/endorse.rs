@@ -394,3 +394,37 @@ async fn first_endorser_interest_drives_the_plan() {
     assert_eq!(net.endorser("peer0.org2:9051").calls(), 0);
     assert_eq!(net.local.calls(), 1);
 }
+
+/// Fabric's answer to an Endorse of a chaincode not defined on the channel.
+#[tokio::test]
+async fn undefined_chaincode_is_failed_precondition() {
+    let mut builder = NetBuilder::new(and_org1_org2());
+    builder.peers[0].0.chaincodes.clear();
+    let net = builder.build();
+    let mut req = request("tx14");
+    let mut proposal = signed_proposal("tx14", false);
+    // Re-point the proposal at a chaincode nobody defined.
+    let mut p =
+        fabric_protos::protos::Proposal::decode(proposal.proposal_bytes.as_slice()).unwrap();
+    let mut cpp =
+        fabric_protos::protos::ChaincodeProposalPayload::decode(p.payload.as_slice()).unwrap();
+    let mut spec =
+        fabric_protos::protos::ChaincodeInvocationSpec::decode(cpp.input.as_slice()).unwrap();
+    spec.chaincode_spec
+        .as_mut()
+        .unwrap()
+        .chaincode_id
+        .as_mut()
+        .unwrap()
+        .name = "nope".into();
+    cpp.input = spec.encode_to_vec();
+    p.payload = cpp.encode_to_vec();
+    proposal.proposal_bytes = p.encode_to_vec();
+    req.proposed_transaction = Some(proposal);
+    let status = net.gateway.endorse(Request::new(req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        status.message(),
+        "no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode nope in channel mychannel"
+    );
+}
