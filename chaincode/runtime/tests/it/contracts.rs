@@ -112,3 +112,33 @@ fn package_without_wasm_type_is_rejected() {
         .unwrap_err();
     assert!(err.to_string().contains("malformed"), "{err}");
 }
+
+/// The SDK and contract unit tests (JSON, codec, composite keys, asset JSON) run natively with
+/// the same Debian toolchain that builds the modules.
+#[test]
+fn sdk_and_contract_unit_tests_pass_with_the_debian_toolchain() {
+    for crate_dir in [
+        "chaincode/sdk",
+        "chaincode/contracts/basic",
+        "chaincode/contracts/crud",
+    ] {
+        let output = Command::new("/usr/bin/cargo")
+            .args(["test", "--offline", "--locked", "--manifest-path"])
+            .arg(repo_root().join(crate_dir).join("Cargo.toml"))
+            .env("RUSTC", "/usr/bin/rustc")
+            .env("PATH", "/usr/bin:/bin")
+            .env(
+                "CARGO_TARGET_DIR",
+                repo_root().join("target/chaincode/native-tests"),
+            )
+            .env_remove("RUSTFLAGS")
+            .output()
+            .expect("run Debian's cargo (apt-get install cargo rustc)");
+        assert!(
+            output.status.success(),
+            "{crate_dir} unit tests failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
