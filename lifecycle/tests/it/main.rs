@@ -4,3 +4,4 @@ mod fake;
 mod layout;
 mod packages;
 mod scc_flow;
+mod upstream_go_lifecycle_state;
