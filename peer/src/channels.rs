@@ -262,3 +262,71 @@ fn envelope_header_type(envelope_bytes: &[u8]) -> Option<i32> {
     let header = ChannelHeader::decode(payload.header?.channel_header.as_slice()).ok()?;
     Some(header.r#type)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::common::{BlockData, BlockMetadata, Header};
+
+    fn envelope(header_type: HeaderType) -> Vec<u8> {
+        let channel_header = ChannelHeader {
+            r#type: header_type as i32,
+            ..Default::default()
+        };
+        Envelope {
+            payload: Payload {
+                header: Some(Header {
+                    channel_header: channel_header.encode_to_vec(),
+                    signature_header: Vec::new(),
+                }),
+                data: Vec::new(),
+            }
+            .encode_to_vec(),
+            signature: Vec::new(),
+        }
+        .encode_to_vec()
+    }
+
+    fn block_of(data: Vec<Vec<u8>>, metadata: Vec<Vec<u8>>) -> Block {
+        Block {
+            header: None,
+            data: Some(BlockData { data }),
+            metadata: Some(BlockMetadata { metadata }),
+        }
+    }
+
+    #[test]
+    fn config_blocks_hold_exactly_one_config_envelope() {
+        assert!(is_config_block(&block_of(
+            vec![envelope(HeaderType::Config)],
+            vec![]
+        )));
+        assert!(!is_config_block(&block_of(
+            vec![envelope(HeaderType::EndorserTransaction)],
+            vec![]
+        )));
+        assert!(!is_config_block(&block_of(
+            vec![envelope(HeaderType::Config), envelope(HeaderType::Config)],
+            vec![]
+        )));
+        assert!(!is_config_block(&block_of(vec![vec![0xff]], vec![])));
+    }
+
+    // Fabric's cscc JoinChain: an empty TRANSACTIONS_FILTER becomes all VALID, an existing one
+    // is kept, a short metadata list is extended.
+    #[test]
+    fn genesis_filter_is_filled_with_valid() {
+        let mut block = block_of(vec![envelope(HeaderType::Config)], vec![vec![], vec![]]);
+        assert!(mark_all_valid(&mut block));
+        let metadata = &block.metadata.as_ref().unwrap().metadata;
+        assert_eq!(metadata.len(), 3);
+        assert_eq!(metadata[2], vec![TxValidationCode::Valid as u8]);
+
+        let mut marked = block_of(
+            vec![envelope(HeaderType::Config)],
+            vec![vec![], vec![], vec![9]],
+        );
+        assert!(!mark_all_valid(&mut marked));
+        assert_eq!(marked.metadata.unwrap().metadata[2], vec![9]);
+    }
+}

@@ -134,3 +134,31 @@ impl ChaincodeRegistry for Chaincodes {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Fabric's defaultaclprovider: propose and chaincode-to-chaincode need Writers; qscc, the
+    // cscc reads and the events need Readers; anything else is unknown here.
+    #[test]
+    fn default_policies_follow_fabric() {
+        let table = [
+            ("peer/Propose", Some("/Channel/Application/Writers")),
+            (
+                "peer/ChaincodeToChaincode",
+                Some("/Channel/Application/Writers"),
+            ),
+            ("qscc/GetChainInfo", Some(CHANNEL_APPLICATION_READERS)),
+            ("qscc/GetBlockByTxID", Some(CHANNEL_APPLICATION_READERS)),
+            ("cscc/GetChannelConfig", Some(CHANNEL_APPLICATION_READERS)),
+            ("event/Block", Some(CHANNEL_APPLICATION_READERS)),
+            ("event/FilteredBlock", Some(CHANNEL_APPLICATION_READERS)),
+            ("cscc/JoinChain", None),
+            ("nonsense", None),
+        ];
+        for (resource, policy) in table {
+            assert_eq!(default_policy(resource), policy, "{resource}");
+        }
+    }
+}

@@ -99,7 +99,9 @@ impl ChannelPuller {
     async fn run(self) {
         let channel_id = self.channel.id().to_owned();
         let mut backoff = BACKOFF_INITIAL;
-        let mut attempt: usize = 0;
+        // Start at a random endpoint so that a channel's peers spread over its orderers, as
+        // Fabric's peers pick a random orderer.
+        let mut attempt = random_index();
         loop {
             let endpoints = orderer_endpoints(&self.channel.bundle());
             if endpoints.is_empty() {
@@ -166,6 +168,7 @@ impl ChannelPuller {
             Ok(s) => s.into_inner(),
             Err(e) => return fail("deliver", &e),
         };
+        tracing::info!(channel = %self.channel.id(), orderer = %endpoint.address, from = height, "pulling blocks");
         let mut received = 0u64;
         let end = |received: u64, reason: String| {
             if received > 0 {
@@ -267,4 +270,12 @@ impl ChannelPuller {
         let signature = signer.sign(&payload).map_err(|e| e.to_string())?;
         Ok(Envelope { payload, signature })
     }
+}
+
+/// A random starting point for endpoint rotation.
+fn random_index() -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish() as usize
 }

@@ -331,3 +331,133 @@ fn filtered_actions(transaction_bytes: &[u8]) -> FilteredTransactionActions {
     }
     actions
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::common::{BlockData, BlockHeader, BlockMetadata, ChannelHeader, Header};
+    use fabric_protos::protos::{ChaincodeEndorsedAction, TransactionAction};
+
+    fn envelope(tx_id: &str, header_type: HeaderType, data: Vec<u8>) -> Vec<u8> {
+        let channel_header = ChannelHeader {
+            r#type: header_type as i32,
+            channel_id: "ch".into(),
+            tx_id: tx_id.into(),
+            ..Default::default()
+        };
+        Envelope {
+            payload: fabric_protos::common::Payload {
+                header: Some(Header {
+                    channel_header: channel_header.encode_to_vec(),
+                    signature_header: Vec::new(),
+                }),
+                data,
+            }
+            .encode_to_vec(),
+            signature: vec![1],
+        }
+        .encode_to_vec()
+    }
+
+    fn transaction_with_event(event: &ChaincodeEvent) -> Vec<u8> {
+        let action = ChaincodeAction {
+            events: event.encode_to_vec(),
+            ..Default::default()
+        };
+        let payload = ChaincodeActionPayload {
+            chaincode_proposal_payload: Vec::new(),
+            action: Some(ChaincodeEndorsedAction {
+                proposal_response_payload: ProposalResponsePayload {
+                    proposal_hash: vec![1],
+                    extension: action.encode_to_vec(),
+                }
+                .encode_to_vec(),
+                endorsements: Vec::new(),
+            }),
+        };
+        Transaction {
+            actions: vec![TransactionAction {
+                header: Vec::new(),
+                payload: payload.encode_to_vec(),
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    fn block(data: Vec<Vec<u8>>, filter: Vec<u8>) -> Block {
+        Block {
+            header: Some(BlockHeader {
+                number: 7,
+                ..Default::default()
+            }),
+            data: Some(BlockData { data }),
+            metadata: Some(BlockMetadata {
+                metadata: vec![Vec::new(), Vec::new(), filter],
+            }),
+        }
+    }
+
+    // Mirrors Fabric's toFilteredBlock: ids, types and codes per transaction, chaincode events
+    // without payload, undecodable envelopes skipped.
+    #[test]
+    fn filtered_block_strips_event_payloads_and_keeps_codes() {
+        let event = ChaincodeEvent {
+            chaincode_id: "cc".into(),
+            tx_id: "tx1".into(),
+            event_name: "moved".into(),
+            payload: b"secret".to_vec(),
+        };
+        let block = block(
+            vec![
+                envelope(
+                    "tx1",
+                    HeaderType::EndorserTransaction,
+                    transaction_with_event(&event),
+                ),
+                vec![0xff, 0xff],
+                envelope("cfg", HeaderType::Config, Vec::new()),
+            ],
+            vec![
+                TxValidationCode::Valid as u8,
+                0,
+                TxValidationCode::MvccReadConflict as u8,
+            ],
+        );
+        let filtered = filtered_block(&block);
+        assert_eq!(filtered.number, 7);
+        assert_eq!(filtered.channel_id, "ch");
+        assert_eq!(filtered.filtered_transactions.len(), 2);
+        let first = &filtered.filtered_transactions[0];
+        assert_eq!(first.txid, "tx1");
+        assert_eq!(first.tx_validation_code, TxValidationCode::Valid as i32);
+        let Some(filtered_transaction::Data::TransactionActions(actions)) = &first.data else {
+            panic!("endorser transactions carry actions");
+        };
+        let sent = actions.chaincode_actions[0]
+            .chaincode_event
+            .as_ref()
+            .unwrap();
+        assert_eq!(sent.event_name, "moved");
+        assert!(sent.payload.is_empty());
+        let config = &filtered.filtered_transactions[1];
+        assert_eq!(config.r#type, HeaderType::Config as i32);
+        assert_eq!(
+            config.tx_validation_code,
+            TxValidationCode::MvccReadConflict as i32
+        );
+        assert!(config.data.is_none());
+    }
+
+    #[test]
+    fn filtered_block_without_filter_reports_not_validated() {
+        let block = block(
+            vec![envelope("tx", HeaderType::EndorserTransaction, Vec::new())],
+            Vec::new(),
+        );
+        let filtered = filtered_block(&block);
+        assert_eq!(
+            filtered.filtered_transactions[0].tx_validation_code,
+            TxValidationCode::NotValidated as i32
+        );
+    }
+}

@@ -8,3 +8,4 @@ mod support;
 mod upstream_channel;
 mod upstream_crash;
 mod upstream_deliver;
+mod upstream_failover;
