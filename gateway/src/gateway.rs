@@ -31,6 +31,45 @@ use crate::registry::{LocalPeer, Registry};
 const STREAM_TERMINATED: &str = "chaincode stream terminated";
 /// Chaincode event responses buffered for a slow client before the reader waits.
 pub const EVENTS_QUEUE_MAX: usize = 16;
+/// How much earlier than the client's deadline the gateway gives up, so that its own
+/// DeadlineExceeded status (with Fabric's message) wins the race with the transport's.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+/// Longest `grpc-timeout` value read (8 digits, as the gRPC spec allows).
+const GRPC_TIMEOUT_DIGITS_MAX: usize = 8;
+
+/// The client's deadline from the `grpc-timeout` header, less [`DEADLINE_MARGIN`].
+fn client_deadline<T>(request: &Request<T>) -> Option<tokio::time::Instant> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > GRPC_TIMEOUT_DIGITS_MAX {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    Some(tokio::time::Instant::now() + timeout.saturating_sub(DEADLINE_MARGIN))
+}
+
+/// Runs `work` until `deadline`, then fails with DeadlineExceeded and `message`.
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    message: &str,
+    work: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => work.await,
+        Some(deadline) => tokio::time::timeout_at(deadline, work)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded(message))),
+    }
+}
 
 /// Timeouts (Fabric `peer.gateway` in core.yaml).
 #[derive(Debug, Clone, Copy)]
@@ -303,7 +342,11 @@ impl Inner {
         Ok(plan)
     }
 
-    async fn endorse(&self, request: EndorseRequest) -> Result<EndorseResponse, Status> {
+    async fn endorse(
+        &self,
+        request: EndorseRequest,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<EndorseResponse, Status> {
         let signed = request.proposed_transaction.clone().unwrap_or_default();
         if signed.proposal_bytes.is_empty() {
             return Err(Status::invalid_argument(
@@ -312,11 +355,15 @@ impl Inner {
         }
         let info = parse(Some(&signed)).map_err(Status::invalid_argument)?;
         let plan = if request.endorsing_organizations.is_empty() {
-            self.plan_from_first_endorser(
-                &info.channel,
-                &info.chaincode,
-                info.has_transient_data,
-                &signed,
+            within(
+                deadline,
+                "endorsement timeout expired while collecting first endorsement",
+                self.plan_from_first_endorser(
+                    &info.channel,
+                    &info.chaincode,
+                    info.has_transient_data,
+                    &signed,
+                ),
             )
             .await?
         } else {
@@ -329,25 +376,34 @@ impl Inner {
                 .map_err(Status::unavailable)?
         };
 
-        while plan.completed().is_none() {
-            let Some(targets) = plan.endorsers() else {
-                break;
-            };
-            let tasks = targets.into_iter().map(|first| {
-                let plan = &plan;
-                let signed = &signed;
-                async move {
-                    let mut next = Some(first);
-                    while let Some(target) = next {
-                        if self.endorse_with(plan, &target, signed).await {
-                            break;
+        let collect = async {
+            while plan.completed().is_none() {
+                let Some(targets) = plan.endorsers() else {
+                    break;
+                };
+                let tasks = targets.into_iter().map(|first| {
+                    let plan = &plan;
+                    let signed = &signed;
+                    async move {
+                        let mut next = Some(first);
+                        while let Some(target) = next {
+                            if self.endorse_with(plan, &target, signed).await {
+                                break;
+                            }
+                            next = plan.next_peer_in_group(&target);
                         }
-                        next = plan.next_peer_in_group(&target);
                     }
-                }
-            });
-            futures::future::join_all(tasks).await;
-        }
+                });
+                futures::future::join_all(tasks).await;
+            }
+            Ok(())
+        };
+        within(
+            deadline,
+            "endorsement timeout expired while collecting endorsements",
+            collect,
+        )
+        .await?;
         let Some((response_payload, endorsements)) = plan.completed() else {
             return Err(rpc_error(
                 Code::Aborted,
@@ -458,6 +514,7 @@ impl Inner {
     async fn commit_status(
         &self,
         signed: SignedCommitStatusRequest,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<CommitStatusResponse, Status> {
         if signed.request.is_empty() {
             return Err(Status::invalid_argument(
@@ -479,7 +536,12 @@ impl Inner {
             .support
             .ledger(&request.channel_id)
             .ok_or_else(|| Status::aborted(format!("channel {} not found", request.channel_id)))?;
-        let status = wait_for_commit(ledger.as_ref(), &request.transaction_id).await?;
+        let status = within(
+            deadline,
+            "context deadline exceeded",
+            wait_for_commit(ledger.as_ref(), &request.transaction_id),
+        )
+        .await?;
         Ok(CommitStatusResponse {
             result: status.code,
             block_number: status.block_number,
@@ -618,8 +680,9 @@ impl Gateway for GatewayService {
         &self,
         request: Request<EndorseRequest>,
     ) -> Result<Response<EndorseResponse>, Status> {
+        let deadline = client_deadline(&request);
         self.inner
-            .endorse(request.into_inner())
+            .endorse(request.into_inner(), deadline)
             .await
             .map(Response::new)
     }
@@ -628,18 +691,23 @@ impl Gateway for GatewayService {
         &self,
         request: Request<SubmitRequest>,
     ) -> Result<Response<SubmitResponse>, Status> {
-        self.inner
-            .submit(request.into_inner())
-            .await
-            .map(Response::new)
+        let deadline = client_deadline(&request);
+        within(
+            deadline,
+            "submit timeout expired while broadcasting to ordering service",
+            self.inner.submit(request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn commit_status(
         &self,
         request: Request<SignedCommitStatusRequest>,
     ) -> Result<Response<CommitStatusResponse>, Status> {
+        let deadline = client_deadline(&request);
         self.inner
-            .commit_status(request.into_inner())
+            .commit_status(request.into_inner(), deadline)
             .await
             .map(Response::new)
     }
@@ -648,10 +716,14 @@ impl Gateway for GatewayService {
         &self,
         request: Request<EvaluateRequest>,
     ) -> Result<Response<EvaluateResponse>, Status> {
-        self.inner
-            .evaluate(request.into_inner())
-            .await
-            .map(Response::new)
+        let deadline = client_deadline(&request);
+        within(
+            deadline,
+            "evaluate timeout expired",
+            self.inner.evaluate(request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     type ChaincodeEventsStream = ReceiverStream<Result<ChaincodeEventsResponse, Status>>;

@@ -339,6 +339,8 @@ pub enum Behaviour {
     Down,
     /// The chaincode answers with this status and message.
     ChaincodeStatus(i32, &'static str),
+    /// Never answers.
+    Hang,
     /// Endorses and reports what the transaction touched (the endorser's `interest`).
     EndorseWithInterest(&'static str, fabric_protos::protos::ChaincodeInterest),
 }
@@ -404,6 +406,7 @@ impl Endorser for FakeEndorser {
         Box::pin(async move {
             match behaviour {
                 Behaviour::Endorse(result) => Ok(proposal_response(result, &name)),
+                Behaviour::Hang => std::future::pending().await,
                 Behaviour::EndorseWithInterest(result, interest) => {
                     let mut response = proposal_response(result, &name);
                     response.interest = Some(interest);

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod deadlines;
 mod discovery;
 mod endorse;
 mod evaluate;
