@@ -4,3 +4,4 @@ mod fakes;
 mod proposal_checks;
 mod responses;
 mod rwset_exact;
+mod upstream_go_rwset;
