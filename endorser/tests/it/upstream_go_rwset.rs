@@ -124,9 +124,12 @@ fn driver() -> PathBuf {
     binary
 }
 
+/// (namespace, key, value, serialized metadata, version) of a committed public entry.
+type PublicSeed = (String, String, Vec<u8>, Option<Vec<u8>>, Height);
+
 #[derive(Default)]
 struct Scenario {
-    public: Vec<(String, String, Vec<u8>, Option<Vec<u8>>, Height)>,
+    public: Vec<PublicSeed>,
     private: Vec<(String, String, String, Vec<u8>, Height)>,
     collections: Vec<(String, String)>,
     ops: Vec<String>,
