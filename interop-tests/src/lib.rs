@@ -15,6 +15,7 @@
 //! # Ok::<(), weft_interop_tests::HarnessError>(())
 //! ```
 
+mod chaincode;
 mod error;
 pub mod fabric_config;
 mod network;
@@ -25,6 +26,10 @@ pub mod readiness;
 mod toolchain;
 mod topology;
 
+pub use chaincode::{
+    CCAAS_VERSION, CHAINCODE_START_TIMEOUT, CcaasChaincode, ContractKind, ccaas_package,
+    ccaas_server_binary, chaincode_error_message,
+};
 pub use error::{HarnessError, Result};
 pub use network::{
     CHANNEL_TIMEOUT, CLI_TIMEOUT, KEEP_WORK_ENV, NODE_START_TIMEOUT, Network, TOOL_TIMEOUT,

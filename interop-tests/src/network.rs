@@ -469,6 +469,13 @@ impl Network {
             .collect()
     }
 
+    /// Hands a helper process (such as a chaincode server) to the network: it
+    /// is listed by [`Network::node_pids`], stoppable with [`Network::stop_node`]
+    /// and killed, before the nodes, when the network drops.
+    pub fn adopt_process(&mut self, process: NodeProcess) {
+        self.processes.push(process);
+    }
+
     /// Stops one node gracefully (SIGTERM, then SIGKILL after a grace period).
     pub fn stop_node(&mut self, name: &str) -> Result<()> {
         let process = self

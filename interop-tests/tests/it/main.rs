@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod upstream_ccaas;
 mod upstream_config_updates;
 mod upstream_conformance;
 mod upstream_golden;

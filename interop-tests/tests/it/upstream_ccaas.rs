@@ -1,0 +1,207 @@
+//! Weft's sample contracts as chaincode-as-a-service on an all-upstream
+//! Fabric 2.5.9 network (two orgs): deployed with Fabric's ccaas flow
+//! (package, install on every peer, approve per org, commit), invoked with
+//! `peer chaincode invoke` (endorsed by both orgs' peers, ordered, committed)
+//! and read with `peer chaincode query`. The expected answers are those of
+//! the Rust contracts in chaincode/contracts; the Go servers must match them
+//! so that Weft and Go peers can be compared on the same chaincode.
+
+use weft_interop_tests::{
+    CcaasChaincode, ContractKind, HarnessError, Network, REFERENCE_VERSION, Topology,
+    UpstreamToolchain, chaincode_error_message,
+};
+
+const CHANNEL: &str = "ccaaschannel";
+const ORG1_PEER: &str = "peer0.org1.example.com";
+const ORG2_PEER: &str = "peer0.org2.example.com";
+
+fn start_network() -> Network {
+    let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
+    let topology = Topology::new(CHANNEL, &toolchain)
+        .peer_org("Org1", 1)
+        .peer_org("Org2", 1);
+    let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
+    network.join_channel().unwrap_or_else(|e| panic!("{e}"));
+    network
+}
+
+fn invoke(network: &Network, chaincode: &CcaasChaincode, args: &[&str]) -> String {
+    let output = network
+        .chaincode_invoke(&chaincode.name, args)
+        .unwrap_or_else(|e| panic!("invoke {args:?}: {e}"));
+    assert!(
+        output.stderr.contains("status:200"),
+        "invoke {args:?}: {}",
+        output.stderr
+    );
+    output.stderr
+}
+
+fn query(network: &Network, peer: &str, chaincode: &CcaasChaincode, args: &[&str]) -> String {
+    network
+        .chaincode_query(peer, &chaincode.name, args)
+        .unwrap_or_else(|e| panic!("query {args:?} on {peer}: {e}"))
+}
+
+/// The chaincode's error text for a call that must fail.
+fn failure(result: Result<impl std::fmt::Debug, HarnessError>) -> String {
+    let error = result.expect_err("the call should have failed");
+    chaincode_error_message(&error).unwrap_or_else(|| panic!("no chaincode message in: {error}"))
+}
+
+fn asset(id: &str, color: &str, size: i64, owner: &str, value: i64) -> serde_json::Value {
+    // Field order of the Go sample's json.Marshal: AppraisedValue, Color, ID, Owner, Size.
+    serde_json::json!({"AppraisedValue": value, "Color": color, "ID": id, "Owner": owner, "Size": size})
+}
+
+/// Fabric's asset-transfer-basic flow (fabric-samples test-network tutorial):
+/// InitLedger, CreateAsset, TransferAsset (returns the previous owner),
+/// ReadAsset / GetAllAssets as JSON, and the contract's errors. Then the crud
+/// contract's create/read/exists/delete and missing-key errors, on the same
+/// network, each contract with its own server process.
+#[test]
+fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
+    let mut network = start_network();
+    let basic = network
+        .deploy_ccaas("basic", ContractKind::Basic)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(basic.sequence, 1);
+    assert!(
+        basic.package_id.starts_with("basic_1.0:"),
+        "{}",
+        basic.package_id
+    );
+    let running: Vec<String> = network.node_pids().into_iter().map(|(n, _)| n).collect();
+    assert!(running.contains(&basic.process_name), "{running:?}");
+
+    invoke(&network, &basic, &["InitLedger"]);
+    let read = query(&network, ORG2_PEER, &basic, &["ReadAsset", "asset1"]);
+    // Byte-exact: the Go sample's JSON, as the WASM contract writes it.
+    assert_eq!(
+        read,
+        r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#
+    );
+
+    invoke(
+        &network,
+        &basic,
+        &["CreateAsset", "asset7", "purple", "20", "Ana", "900"],
+    );
+    let transferred = invoke(&network, &basic, &["TransferAsset", "asset7", "Bo"]);
+    assert!(
+        transferred.contains(r#"payload:"Ana""#),
+        "TransferAsset returns the previous owner: {transferred}"
+    );
+    for peer in [ORG1_PEER, ORG2_PEER] {
+        let read = query(&network, peer, &basic, &["ReadAsset", "asset7"]);
+        let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+        assert_eq!(read, asset("asset7", "purple", 20, "Bo", 900), "{peer}");
+    }
+    let all: serde_json::Value =
+        serde_json::from_str(&query(&network, ORG1_PEER, &basic, &["GetAllAssets"])).unwrap();
+    let all = all.as_array().unwrap();
+    let ids: Vec<&str> = all.iter().map(|a| a["ID"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "asset1", "asset2", "asset3", "asset4", "asset5", "asset6", "asset7"
+        ]
+    );
+    assert_eq!(all[2], asset("asset3", "green", 10, "Jin Soo", 500));
+    assert_eq!(
+        query(&network, ORG1_PEER, &basic, &["AssetExists", "asset7"]),
+        "true"
+    );
+
+    assert_eq!(
+        failure(network.chaincode_invoke(
+            &basic.name,
+            &["UpdateAsset", "missing", "red", "1", "Al", "2"]
+        )),
+        "the asset missing does not exist"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(
+            &basic.name,
+            &["CreateAsset", "asset1", "red", "1", "Al", "2"]
+        )),
+        "the asset asset1 already exists"
+    );
+    assert_eq!(
+        failure(network.chaincode_query(ORG1_PEER, &basic.name, &["ReadAsset", "missing"])),
+        "the asset missing does not exist"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(
+            &basic.name,
+            &["CreateAsset", "asset8", "red", "big", "Al", "2"]
+        )),
+        "error managing parameter param2. conversion error. cannot convert passed value big to int"
+    );
+
+    let crud = network
+        .deploy_ccaas("crud", ContractKind::Crud)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(crud.address, basic.address);
+    invoke(
+        &network,
+        &crud,
+        &["Create", "order-1", r#"{"qty":3,"item":"tea"}"#],
+    );
+    assert_eq!(
+        query(&network, ORG2_PEER, &crud, &["Read", "order-1"]),
+        r#"{"qty":3,"item":"tea"}"#,
+        "the document is stored as written"
+    );
+    assert_eq!(
+        query(&network, ORG1_PEER, &crud, &["Exists", "order-1"]),
+        "true"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(&crud.name, &["Create", "order-1", "{}"])),
+        "the record order-1 already exists"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(&crud.name, &["Create", "order-2", "{"])),
+        "the value of record order-2 is not valid JSON: invalid JSON at offset 1: expected a member name"
+    );
+    invoke(&network, &crud, &["Delete", "order-1"]);
+    for peer in [ORG1_PEER, ORG2_PEER] {
+        assert_eq!(
+            query(&network, peer, &crud, &["Exists", "order-1"]),
+            "false",
+            "{peer}"
+        );
+    }
+    assert_eq!(
+        failure(network.chaincode_query(ORG1_PEER, &crud.name, &["Read", "order-1"])),
+        "the record order-1 does not exist"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(&crud.name, &["Delete", "order-1"])),
+        "the record order-1 does not exist"
+    );
+    assert_eq!(
+        failure(network.chaincode_invoke(&crud.name, &["Update", "order-9", "1"])),
+        "the record order-9 does not exist"
+    );
+    assert_eq!(
+        failure(network.chaincode_query(ORG1_PEER, &crud.name, &["Read"])),
+        "Read takes 1 arguments, got 0"
+    );
+
+    // The basic contract is untouched by crud's writes (separate namespaces).
+    assert_eq!(
+        query(&network, ORG2_PEER, &basic, &["AssetExists", "order-1"]),
+        "false"
+    );
+    let pids = network.node_pids();
+    drop(network);
+    for (name, pid) in pids {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains("weft-ccaas"),
+            "{name} (pid {pid}) outlived the network"
+        );
+    }
+}
