@@ -6,12 +6,15 @@
 //! - [`definition`]: the stored records, [`committed_definition`] for the endorser and committer,
 //!   and the default policies.
 //! - [`package`]: install packages and the peer's package store.
+//! - [`resolve`]: what the endorser and validator look up: this org's package for a committed
+//!   chaincode, and the validation plugin and policy of a namespace or collection.
 //! - [`scc`]: the system chaincode itself, and the [`scc::PeerContext`] the peer provides.
 //! - [`validate`]: the checks Fabric applies to a proposed definition.
 
 pub mod definition;
 pub mod error;
 pub mod package;
+pub mod resolve;
 pub mod scc;
 pub mod state;
 pub mod validate;

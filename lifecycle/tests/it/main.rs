@@ -3,5 +3,6 @@
 mod fake;
 mod layout;
 mod packages;
+mod resolve;
 mod scc_flow;
 mod upstream_go_lifecycle_state;
