@@ -26,8 +26,8 @@ use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_ledger::kv::{
     BlockTx, ChannelHistory, Height, HistoryWrite, LevelDbChannelState, LevelDbHistoryDb,
-    LevelDbStateDb, TxRwSet, UpdateBatch, VersionedStore, commit_hash, commit_hash_metadata,
-    update_bytes, validate_block,
+    LevelDbStateDb, TxRwSet, VersionedStore, commit_hash, commit_hash_metadata, update_bytes,
+    validate_block,
 };
 use weft_ledger::{BlockStore, Channel, StoreOptions};
 
@@ -37,8 +37,8 @@ use crate::events::{CommitEvents, CommittedBlock, CommittedTx};
 use crate::parallel;
 use crate::txcheck::committed_writes;
 use crate::validator::{
-    CHANNEL_CONFIG_KEY, CONFIG_NAMESPACE, PreparedBlock, ValidationContext, prepare_block,
-    validate_prepared,
+    CHANNEL_CONFIG_KEY, CONFIG_NAMESPACE, PreparedBlock, ValidatedTxs, ValidationContext,
+    prepare_block, validate_prepared,
 };
 use crate::verify::{BLOCK_METADATA_SLOTS, ChainTip, verify_block};
 
@@ -74,6 +74,8 @@ pub struct ChannelLedger {
     definitions: Arc<dyn DefinitionSource>,
     events: CommitEvents,
     workers: usize,
+    /// Set when state or history could not follow the block store; commits stop until reopen.
+    broken: Option<String>,
 }
 
 /// What committing one block produced.
@@ -146,6 +148,7 @@ impl ChannelLedger {
             definitions,
             events: CommitEvents::default(),
             workers: parallel::default_workers(),
+            broken: None,
         };
         ledger.recover()?;
         Ok(ledger)
@@ -323,6 +326,14 @@ impl ChannelLedger {
         &mut self,
         prepared: PreparedBlock,
     ) -> Result<CommitOutcome, CommitError> {
+        if let Some(reason) = &self.broken {
+            return Err(CommitError::Inconsistent {
+                channel: self.channel_id().to_owned(),
+                reason: format!(
+                    "an earlier commit failed after its block was stored ({reason}); reopen the channel to replay it"
+                ),
+            });
+        }
         let prepared = if prepared.config_sequence() == self.bundle.sequence() {
             prepared
         } else {
@@ -345,12 +356,18 @@ impl ChannelLedger {
             workers: self.workers,
         };
         let (mut block, validated) = validate_prepared(prepared, &ctx)?;
+        let header = block
+            .header
+            .as_ref()
+            .ok_or(VerifyError::Missing("header"))?;
+        let tip_hash = weft_protoutil::block_header_hash(header).to_vec();
         let filter = filter_bytes(&validated.codes);
         set_metadata(
             &mut block,
             BlockMetadataIndex::TransactionsFilter,
             filter.clone(),
         );
+        let mut next_commit_hash = Vec::new();
         if number == 1 || !self.commit_hash.is_empty() {
             let hash = commit_hash(&filter, &update_bytes(&validated.batch), &self.commit_hash);
             set_metadata(
@@ -358,22 +375,18 @@ impl ChannelLedger {
                 BlockMetadataIndex::CommitHash,
                 commit_hash_metadata(&hash),
             );
-            self.commit_hash = hash.to_vec();
+            next_commit_hash = hash.to_vec();
         }
         self.blocks.append(&block)?;
-        let count = validated.codes.len();
-        self.apply(number, count, &validated.batch)?;
-        let kinds: Vec<Option<HeaderType>> = validated
-            .txs
-            .iter()
-            .zip(&validated.codes)
-            .map(|(tx, code)| {
-                let endorser = matches!(tx.body, crate::txcheck::TxBody::Endorser(Ok(_)));
-                (endorser && *code == TxValidationCode::Valid)
-                    .then_some(HeaderType::EndorserTransaction)
-            })
-            .collect();
-        self.record_history(number, &kinds, &validated.rwsets)?;
+        // The block store now holds the block: from here on the ledger moves forward, and a
+        // failure to update state or history leaves them to be replayed on the next open.
+        self.height = number + 1;
+        self.tip_hash = tip_hash;
+        self.commit_hash = next_commit_hash;
+        if let Err(e) = self.update_databases(number, &validated) {
+            self.broken = Some(e.to_string());
+            return Err(e);
+        }
         if let Some(bundle) = validated.new_bundle {
             tracing::info!(
                 channel = self.channel_id(),
@@ -383,14 +396,6 @@ impl ChannelLedger {
             );
             self.bundle = Arc::new(bundle);
         }
-        self.height = number + 1;
-        self.tip_hash = weft_protoutil::block_header_hash(
-            block
-                .header
-                .as_ref()
-                .ok_or(VerifyError::Missing("header"))?,
-        )
-        .to_vec();
         let committed = Arc::new(CommittedBlock {
             number,
             txs: validated
@@ -408,8 +413,21 @@ impl ChannelLedger {
         Ok(committed)
     }
 
-    fn apply(&self, number: u64, count: usize, batch: &UpdateBatch) -> Result<(), CommitError> {
-        Ok(self.state.apply(batch, savepoint(number, count))?)
+    fn update_databases(&self, number: u64, validated: &ValidatedTxs) -> Result<(), CommitError> {
+        let count = validated.codes.len();
+        self.state
+            .apply(&validated.batch, savepoint(number, count))?;
+        let kinds: Vec<Option<HeaderType>> = validated
+            .txs
+            .iter()
+            .zip(&validated.codes)
+            .map(|(tx, code)| {
+                let endorser = matches!(tx.body, crate::txcheck::TxBody::Endorser(Ok(_)));
+                (endorser && *code == TxValidationCode::Valid)
+                    .then_some(HeaderType::EndorserTransaction)
+            })
+            .collect();
+        self.record_history(number, &kinds, &validated.rwsets)
     }
 
     /// Fabric's GetHistoryForKey: the values `key` of `ns` took in valid transactions, newest
@@ -457,7 +475,7 @@ fn key_modification(block: &Block, height: Height, ns: &str, key: &str) -> Optio
         .iter()
         .filter(|n| n.namespace == ns)
         .flat_map(|n| &n.kv.writes)
-        .rfind(|w| w.key == key)?;
+        .find(|w| w.key == key)?;
     let envelope = Envelope::decode(raw.as_slice()).ok()?;
     let payload = Payload::decode(envelope.payload.as_slice()).ok()?;
     let chdr = ChannelHeader::decode(payload.header?.channel_header.as_slice()).ok()?;
