@@ -232,3 +232,59 @@ async fn slow_and_panicking_chaincodes_fail_the_proposal_only() {
         200
     );
 }
+
+// Go's buildChaincodeInterest: a write to a key with a key-level policy carries that policy,
+// and the chaincode policy is disregarded unless some written key has none.
+#[tokio::test]
+async fn interest_carries_key_level_policies() {
+    use fabric_protos::common::SignaturePolicyEnvelope;
+    use fabric_protos::kvrwset::{KvMetadataEntry, KvMetadataWrite};
+    let node = Node::new();
+    let policy = SignaturePolicyEnvelope {
+        version: 7,
+        ..Default::default()
+    };
+    let metadata = KvMetadataWrite {
+        key: String::new(),
+        entries: vec![KvMetadataEntry {
+            name: "VALIDATION_PARAMETER".into(),
+            value: policy.encode_to_vec(),
+        }],
+    };
+    node.channel.put_with_metadata(
+        "mycc",
+        "guarded",
+        b"v",
+        Some(metadata.encode_to_vec()),
+        weft_ledger::kv::Height::new(2, 0),
+    );
+
+    let proposal = build(
+        &ProposalSpec::invoke("mycc", &["put:guarded=1"]),
+        &node.client,
+    );
+    let interest = node
+        .endorser
+        .process(proposal.signed)
+        .await
+        .unwrap()
+        .interest
+        .unwrap();
+    assert_eq!(interest.chaincodes.len(), 1);
+    assert_eq!(interest.chaincodes[0].key_policies, vec![policy.clone()]);
+    assert!(interest.chaincodes[0].disregard_namespace_policy);
+
+    let proposal = build(
+        &ProposalSpec::invoke("mycc", &["put:guarded=1", "put:plain=2"]),
+        &node.client,
+    );
+    let interest = node
+        .endorser
+        .process(proposal.signed)
+        .await
+        .unwrap()
+        .interest
+        .unwrap();
+    assert_eq!(interest.chaincodes[0].key_policies, vec![policy]);
+    assert!(!interest.chaincodes[0].disregard_namespace_policy);
+}
