@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake;
+mod hostile;
 mod layout;
 mod packages;
 mod resolve;
