@@ -15,6 +15,8 @@ use fabric_protos::protos::{CollectionConfigPackage, ProposalResponse, SignedPro
 use tokio::sync::broadcast;
 use weft_policy::SignedData;
 
+use crate::error::GatewayError;
+
 /// A boxed, sendable future (the traits here are used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -44,12 +46,12 @@ pub trait Connector: Send + Sync {
         &self,
         address: &str,
         tls_root_certs: &[Vec<u8>],
-    ) -> Result<Arc<dyn Endorser>, String>;
+    ) -> Result<Arc<dyn Endorser>, GatewayError>;
     fn orderer(
         &self,
         address: &str,
         tls_root_certs: &[Vec<u8>],
-    ) -> Result<Arc<dyn Orderer>, String>;
+    ) -> Result<Arc<dyn Orderer>, GatewayError>;
 }
 
 /// The current config of one channel, with its MSPs and policies.

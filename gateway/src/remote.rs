@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 use weft_comm::{ClientConfig, MessageLimits};
 
 use crate::api::{BoxFuture, Connector, Endorser, Orderer};
+use crate::error::GatewayError;
 
 /// Dials remote nodes with the peer's client TLS settings.
 #[derive(Clone, Default)]
@@ -22,7 +23,7 @@ pub struct TonicConnector {
 }
 
 impl TonicConnector {
-    fn channel(&self, address: &str, tls_root_certs: &[Vec<u8>]) -> Result<Channel, String> {
+    fn channel(&self, address: &str, tls_root_certs: &[Vec<u8>]) -> Result<Channel, GatewayError> {
         let mut config = self.base.clone();
         if tls_root_certs.is_empty() {
             config.tls = None;
@@ -31,7 +32,10 @@ impl TonicConnector {
             tls.server_root_cas_pem = tls_root_certs.to_vec();
             config.tls = Some(tls);
         }
-        weft_comm::connect_lazy(address, &config).map_err(|e| e.to_string())
+        weft_comm::connect_lazy(address, &config).map_err(|e| GatewayError::Connect {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -111,7 +115,7 @@ impl Connector for TonicConnector {
         &self,
         address: &str,
         tls_root_certs: &[Vec<u8>],
-    ) -> Result<Arc<dyn Endorser>, String> {
+    ) -> Result<Arc<dyn Endorser>, GatewayError> {
         let channel = self.channel(address, tls_root_certs)?;
         Ok(Arc::new(RemoteEndorser(
             EndorserClient::new(channel).with_fabric_message_limits(),
@@ -122,7 +126,7 @@ impl Connector for TonicConnector {
         &self,
         address: &str,
         tls_root_certs: &[Vec<u8>],
-    ) -> Result<Arc<dyn Orderer>, String> {
+    ) -> Result<Arc<dyn Orderer>, GatewayError> {
         let channel = self.channel(address, tls_root_certs)?;
         Ok(Arc::new(RemoteOrderer(
             AtomicBroadcastClient::new(channel).with_fabric_message_limits(),

@@ -21,9 +21,9 @@ use fabric_protos::protos::{
 use prost::Message;
 use tokio::sync::broadcast;
 use weft_gateway::{
-    BoxFuture, ChaincodeDefinition, ChannelConfigSource, Connector, Endorser, GatewayOptions,
-    GatewayService, InstalledChaincode, LedgerView, LocalPeer, Orderer, PeerInfo, PeerSupport,
-    TxStatus,
+    BoxFuture, ChaincodeDefinition, ChannelConfigSource, Connector, Endorser, GatewayError,
+    GatewayOptions, GatewayService, InstalledChaincode, LedgerView, LocalPeer, Orderer, PeerInfo,
+    PeerSupport, TxStatus,
 };
 use weft_policy::SignedData;
 
@@ -461,7 +461,11 @@ pub struct FakeConnector {
 }
 
 impl Connector for FakeConnector {
-    fn endorser(&self, address: &str, roots: &[Vec<u8>]) -> Result<Arc<dyn Endorser>, String> {
+    fn endorser(
+        &self,
+        address: &str,
+        roots: &[Vec<u8>],
+    ) -> Result<Arc<dyn Endorser>, GatewayError> {
         self.dialed
             .lock()
             .unwrap()
@@ -469,13 +473,19 @@ impl Connector for FakeConnector {
         self.endorsers
             .get(address)
             .map(|e| e.clone() as Arc<dyn Endorser>)
-            .ok_or_else(|| format!("no route to {address}"))
+            .ok_or_else(|| GatewayError::Connect {
+                address: address.into(),
+                reason: "no route".into(),
+            })
     }
-    fn orderer(&self, address: &str, _roots: &[Vec<u8>]) -> Result<Arc<dyn Orderer>, String> {
+    fn orderer(&self, address: &str, _roots: &[Vec<u8>]) -> Result<Arc<dyn Orderer>, GatewayError> {
         self.orderers
             .get(address)
             .map(|o| o.clone() as Arc<dyn Orderer>)
-            .ok_or_else(|| format!("no route to {address}"))
+            .ok_or_else(|| GatewayError::Connect {
+                address: address.into(),
+                reason: "no route".into(),
+            })
     }
 }
 
