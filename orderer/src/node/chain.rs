@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_msp::SigningIdentity;
 
+use super::puller::{self, BlockPuller};
 use super::raft::{DriverError, RaftDriver, SINGLE_CONSENTER_ID};
 use crate::broadcast::{FilterOptions, StandardChannel};
 use crate::deliver::{DeliverChain, check_readers};
@@ -148,6 +149,9 @@ pub struct SequencerContext {
     /// Blocks go through this node's Raft driver when set (the orderer binary always sets
     /// it); without it they are written directly (an in-process sequencer, for tests).
     pub raft: Option<RaftDriver>,
+    /// Pulls blocks from other orderers when a snapshot puts this node behind (the orderer
+    /// binary sets it).
+    pub puller: Option<Arc<BlockPuller>>,
 }
 
 /// Time between two proposals while the channel's raft group has no leader yet.
@@ -214,6 +218,7 @@ pub fn start_chain(
     }
     let task = SequencerTask {
         chain: chain.clone(),
+        tip: tip.clone(),
         writer,
         cutter,
         context,
@@ -227,6 +232,8 @@ pub fn start_chain(
 
 struct SequencerTask {
     chain: Arc<Chain>,
+    /// The last block in the ledger (a snapshot records it).
+    tip: Block,
     writer: BlockWriter,
     cutter: BlockCutter,
     context: SequencerContext,
@@ -465,12 +472,108 @@ impl SequencerTask {
         }
     }
 
-    /// Writes a block committed by Raft; returns it, or `None` for entries that are not new
-    /// blocks (already in the ledger, membership changes, snapshots).
+    /// Acts on what Raft applied; returns the last block this wrote, or `None` when it wrote
+    /// none (a block already in the ledger, a membership change, a snapshot taken).
     async fn apply(&mut self, entry: Applied) -> Result<Option<Block>, ()> {
-        let Applied::Block { raft_index, data } = entry else {
-            return Ok(None);
+        match entry {
+            Applied::Block { raft_index, data } => self.apply_block(raft_index, data).await,
+            Applied::SnapshotDue { raft_index } => {
+                if let Some(driver) = &self.context.raft {
+                    driver.take_snapshot(&self.chain.id, raft_index, self.tip.encode_to_vec());
+                }
+                Ok(None)
+            }
+            Applied::SnapshotInstalled { data, .. } => self.catch_up(&data).await,
+            Applied::ConfChange { .. } => Ok(None),
+        }
+    }
+
+    /// etcdraft's `catchUp`: a snapshot holds the last block its taker wrote; when the ledger
+    /// is behind it, pull the missing blocks from the other orderers, verify and write them.
+    async fn catch_up(&mut self, snapshot_block: &[u8]) -> Result<Option<Block>, ()> {
+        let target = match weft_protoutil::decode::<Block>("Block", snapshot_block) {
+            Ok(block) => block,
+            Err(e) => return self.fail(format!("the raft snapshot holds no block: {e}")),
         };
+        let target_number = target.header.as_ref().map_or(0, |h| h.number);
+        let height = self.chain.ledger.height().unwrap_or(0);
+        if target_number < height {
+            return Ok(None);
+        }
+        let Some(puller) = self.context.puller.clone() else {
+            return self.fail(format!(
+                "behind the raft snapshot (block {target_number}, height {height}) and no block puller to catch up"
+            ));
+        };
+        tracing::info!(channel = %self.chain.id, height, target = target_number, "catching up: pulling blocks from other orderers");
+        let mut last = None;
+        let mut next = height;
+        while next <= target_number {
+            let sources = puller::sources(&self.chain.bundle());
+            let blocks = match puller
+                .pull_window(&self.chain.id, &sources, next, target_number)
+                .await
+            {
+                Ok(blocks) => blocks,
+                Err(e) => return self.fail(e.to_string()),
+            };
+            for block in blocks {
+                last = Some(self.append_pulled(block).await?);
+                next += 1;
+            }
+        }
+        let caught_up = last.as_ref().and_then(|b| b.header.as_ref());
+        if caught_up != target.header.as_ref() {
+            return self.fail(format!(
+                "pulled block {target_number} differs from the one in the raft snapshot"
+            ));
+        }
+        tracing::info!(channel = %self.chain.id, height = target_number + 1, "caught up with the raft snapshot");
+        Ok(last)
+    }
+
+    /// Verifies a pulled block against the chain and the current config, then writes it as
+    /// its orderers signed it.
+    async fn append_pulled(&mut self, block: Block) -> Result<Block, ()> {
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        if let Err(e) = puller::verify_next(&self.chain.bundle(), &self.tip, &block) {
+            return self.fail(format!("pulled block {number} is not valid: {e}"));
+        }
+        let new_config = match block.data.as_ref().map(|d| d.data.as_slice()) {
+            Some([only]) if is_config_bytes(only) => {
+                match ChannelBundle::from_config_block(&block, BundleSources::weft()) {
+                    Ok(bundle) => Some(bundle),
+                    Err(e) => return self.fail(format!("pulled config block {number}: {e}")),
+                }
+            }
+            _ => None,
+        };
+        let ledger = self.chain.ledger.clone();
+        let to_append = block.clone();
+        match tokio::task::spawn_blocking(move || ledger.append(&to_append)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return self.fail(format!("cannot append pulled block {number}: {e}")),
+            Err(e) => return self.fail(format!("block append task failed: {e}")),
+        }
+        if let Some(metadata) = block_raft_metadata(&block) {
+            self.raft_metadata = etcdraft::BlockMetadata {
+                raft_index: 0,
+                ..metadata
+            };
+        }
+        if let Some(bundle) = new_config {
+            self.adopt_config(bundle);
+        }
+        self.writer = match BlockWriter::new(&block, self.context.signer.clone()) {
+            Ok(writer) => writer,
+            Err(e) => return self.fail(format!("cannot continue after block {number}: {e}")),
+        };
+        self.tip = block.clone();
+        Ok(block)
+    }
+
+    /// Writes a block committed by Raft; returns it, or `None` when the ledger has it.
+    async fn apply_block(&mut self, raft_index: u64, data: Vec<u8>) -> Result<Option<Block>, ()> {
         let block = match weft_protoutil::decode::<Block>("Block", &data) {
             Ok(block) => block,
             Err(e) => return self.fail(format!("raft entry {raft_index} is not a block: {e}")),
@@ -544,6 +647,7 @@ impl SequencerTask {
         if let Some(bundle) = new_config {
             self.adopt_config(bundle);
         }
+        self.tip = block.clone();
         Ok(block)
     }
 

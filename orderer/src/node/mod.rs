@@ -8,6 +8,7 @@ pub mod chain;
 pub mod cluster;
 pub mod http;
 pub mod operations;
+pub mod puller;
 pub mod raft;
 pub mod registrar;
 pub mod service;

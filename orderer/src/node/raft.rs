@@ -47,6 +47,13 @@ enum Command {
     Stop {
         channel: String,
     },
+    /// Snapshot `channel` at `raft_index` with `data` (the last block written), compacting its
+    /// log and the WAL behind it.
+    TakeSnapshot {
+        channel: String,
+        raft_index: u64,
+        data: Vec<u8>,
+    },
     /// Input for `channel` other than a raft message (a forwarded submit): wakes its group.
     Wake {
         channel: String,
@@ -167,6 +174,19 @@ impl RaftDriver {
         };
         if self.commands.try_send(command).is_err() {
             tracing::debug!(channel, "consensus driver busy: raft message dropped");
+        }
+    }
+
+    /// Asks for a snapshot of `channel` at `raft_index` (etcdraft: after `SnapshotIntervalSize`
+    /// bytes of blocks) holding `block`, the last block written at that index.
+    pub fn take_snapshot(&self, channel: &str, raft_index: u64, block: Vec<u8>) {
+        let command = Command::TakeSnapshot {
+            channel: channel.to_string(),
+            raft_index,
+            data: block,
+        };
+        if self.send(command).is_err() {
+            tracing::warn!(channel, "consensus driver stopped: snapshot not taken");
         }
     }
 
@@ -347,16 +367,31 @@ fn handle(
                     return;
                 }
             };
+            let mut snapshot = None;
             let result = if node.chain(&channel).is_some() {
                 Ok(())
             } else {
                 match logs.remove(&channel) {
                     // Entries already in blocks are skipped by the chain; the sequencer also
                     // discards any block the ledger already holds.
-                    Some(log) => node.restore_channel(&channel, log, options, block_raft_index),
+                    Some(log) => {
+                        let latest = log.latest_snapshot();
+                        if !latest.is_empty() {
+                            snapshot = Some(Applied::SnapshotInstalled {
+                                raft_index: latest.get_metadata().index,
+                                data: latest.get_data().to_vec(),
+                            });
+                        }
+                        node.restore_channel(&channel, log, options, block_raft_index)
+                    }
                     None => node.bootstrap_channel(&channel, &voters, options),
                 }
             };
+            // As etcdraft on start: a ledger behind the WAL's snapshot (a crash while catching
+            // up) pulls the missing blocks first; the sequencer skips this when it has them.
+            if let Some(snapshot) = snapshot {
+                let _ = applied.send(snapshot);
+            }
             // A sole consenter leads at once, as Fabric's single-node etcdraft chains do.
             let result = result.and_then(|()| node.campaign_if_sole_voter(&channel).map(drop));
             if result.is_ok() {
@@ -380,6 +415,29 @@ fn handle(
                 && let Err(e) = node.step(&channel, message)
             {
                 tracing::debug!(channel, error = %e, "raft message not taken");
+            }
+        }
+        Command::TakeSnapshot {
+            channel,
+            raft_index,
+            data,
+        } => {
+            if let Some(node) = state.node.as_mut() {
+                match node.take_snapshot(&channel, raft_index, data) {
+                    Ok(true) => tracing::info!(
+                        channel,
+                        raft_index,
+                        "raft snapshot taken; log and WAL compacted"
+                    ),
+                    Ok(false) => tracing::debug!(
+                        channel,
+                        raft_index,
+                        "raft snapshot skipped: membership changed after it"
+                    ),
+                    Err(e) => {
+                        tracing::error!(channel, raft_index, error = %e, "raft snapshot failed")
+                    }
+                }
             }
         }
         Command::Wake { channel } => {

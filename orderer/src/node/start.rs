@@ -13,6 +13,7 @@ use crate::node::cluster::{Cluster, ClusterService};
 use crate::node::operations::{
     ChannelGauges, LogSpec, Metrics, Operations, filter_from_spec, serve_operations,
 };
+use crate::node::puller::BlockPuller;
 use crate::node::raft::RaftDriver;
 use crate::node::registrar::Registrar;
 use crate::node::service::AtomicBroadcastService;
@@ -105,7 +106,8 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         .wal_dir
         .clone()
         .unwrap_or_else(|| config.file_ledger_location.join("etcdraft").join("wal"));
-    let cluster = Cluster::new(cluster_client_config(&config)?)?;
+    let cluster_client = cluster_client_config(&config)?;
+    let cluster = Cluster::new(cluster_client.clone())?;
     let raft = RaftDriver::start_with_cluster(
         &wal_dir,
         config.consensus.tick_interval_override,
@@ -115,6 +117,7 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         signer: signer.clone(),
         filters,
         raft: Some(raft.clone()),
+        puller: Some(Arc::new(BlockPuller::new(cluster_client, signer.clone()))),
     };
     let registrar = Arc::new(
         Registrar::new(store, context, tls_cert_pem.as_deref())

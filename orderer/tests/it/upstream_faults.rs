@@ -88,6 +88,25 @@ fn run_load(
     });
 }
 
+/// Waits until every orderer holds the same height, at least `at_least`, and no block came
+/// for a second (the load's last batch is cut); returns that height.
+fn settled_height(cluster: &Cluster, orderers: &[OrdererNode], at_least: u64) -> u64 {
+    let started = Instant::now();
+    let mut height = cluster.wait_for_equal_heights(orderers, at_least, CONVERGE_DEADLINE);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let again = cluster.wait_for_equal_heights(orderers, height, CONVERGE_DEADLINE);
+        if again == height {
+            return height;
+        }
+        assert!(
+            started.elapsed() < CONVERGE_DEADLINE,
+            "heights never settled"
+        );
+        height = again;
+    }
+}
+
 /// Every orderer's chain, checked to be linked and identical (same header hash at every
 /// height, same data); returns the chain.
 fn identical_chains(cluster: &Cluster, orderers: &[OrdererNode]) -> Vec<Block> {
@@ -209,8 +228,8 @@ fn upstream_leader_killed_under_load_is_replaced_and_catches_up() {
 
         // The crashed node comes back on its WAL and ledger and catches up.
         let _restarted = cluster.restart(&victim);
-        let survivors_height = cluster.wait_for_equal_heights(&survivors, 0, CONVERGE_DEADLINE);
-        cluster.wait_for_equal_heights(&orderers, survivors_height, CONVERGE_DEADLINE);
+        let survivors_height = settled_height(&cluster, &survivors, 0);
+        settled_height(&cluster, &orderers, survivors_height);
         let chain = identical_chains(&cluster, &orderers);
         for (n, block) in written_before_kill.iter().enumerate() {
             assert_eq!(
@@ -263,7 +282,7 @@ fn upstream_leader_killed_under_load_is_replaced_and_catches_up() {
         } else {
             height + 1
         };
-        cluster.wait_for_equal_heights(&orderers, expected, CONVERGE_DEADLINE);
+        settled_height(&cluster, &orderers, expected);
         let chain = identical_chains(&cluster, &orderers);
         let seen = occurrences(&chain);
         for ack in &acks {
@@ -297,7 +316,7 @@ fn upstream_partitioned_follower_catches_up_after_restore() {
     let acked = Mutex::new(Vec::new());
     let progress = AtomicUsize::new(0);
     run_load(&cluster, &orderers, "before", 10, &acked, &progress);
-    let before = cluster.wait_for_equal_heights(&orderers, 2, CONVERGE_DEADLINE);
+    let before = settled_height(&cluster, &orderers, 2);
 
     let pid = cluster.pid(&follower);
     signal(pid, "STOP");
@@ -315,7 +334,7 @@ fn upstream_partitioned_follower_catches_up_after_restore() {
     }
     signal(pid, "CONT");
 
-    let after = cluster.wait_for_equal_heights(&orderers, during, CONVERGE_DEADLINE);
+    let after = settled_height(&cluster, &orderers, during);
     assert!(
         cluster.leads(&leader),
         "the restored follower deposed the leader"
@@ -331,6 +350,89 @@ fn upstream_partitioned_follower_catches_up_after_restore() {
     }
     eprintln!(
         "follower {} cut off at height {before}, majority reached {during}, all at {after}",
+        follower.name
+    );
+}
+
+/// The harness's raft WAL segment of `orderer` (Consensus.WALDir, one shared segment).
+fn wal_segment(orderer: &OrdererNode) -> std::path::PathBuf {
+    orderer
+        .data_dir
+        .join("etcdraft")
+        .join("wal")
+        .join(weft_orderer_raft::wal::SEGMENT_FILE_NAME)
+}
+
+// Mirrors Fabric's etcdraft snapshots: with a small SnapshotIntervalSize the leader snapshots
+// (the snapshot holds the last block) and compacts its log and WAL; a follower that was down
+// meanwhile gets the snapshot, pulls the missing blocks from the other orderers over Deliver,
+// verifies them, and continues from the raft log after it.
+#[test]
+fn upstream_node_restarted_behind_a_snapshot_pulls_the_blocks_it_missed() {
+    let cluster = Cluster::start("snapcatchup", 3, Some("4 KB"));
+    cluster.join_all();
+    let orderers = cluster.orderers();
+    let leader = cluster
+        .wait_for_leader(&orderers, Duration::from_secs(60))
+        .expect("the cluster elected no leader");
+    let leader = orderers[leader].clone();
+    let follower = orderers
+        .iter()
+        .find(|o| o.name != leader.name)
+        .unwrap()
+        .clone();
+    let majority: Vec<OrdererNode> = orderers
+        .iter()
+        .filter(|o| o.name != follower.name)
+        .cloned()
+        .collect();
+
+    let acked = Mutex::new(Vec::new());
+    let progress = AtomicUsize::new(0);
+    run_load(&cluster, &orderers, "before", 5, &acked, &progress);
+    let before = settled_height(&cluster, &orderers, 2);
+
+    signal(cluster.pid(&follower), "KILL");
+    run_load(&cluster, &majority, "missed", 80, &acked, &progress);
+    let moved_on = settled_height(&cluster, &majority, before + 4);
+    let leader_log = std::fs::read_to_string(&leader.log).unwrap();
+    assert!(
+        leader_log.contains("raft snapshot taken"),
+        "the leader never took a snapshot"
+    );
+    // Without compaction the WAL would hold every block as a raft entry.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let written: usize = runtime
+        .block_on(cluster.chain_of(&leader))
+        .iter()
+        .map(prost::Message::encoded_len)
+        .sum();
+    let wal_bytes = std::fs::metadata(wal_segment(&leader)).unwrap().len() as usize;
+    assert!(
+        wal_bytes < written / 2,
+        "the leader's WAL holds {wal_bytes} bytes for {written} bytes of blocks"
+    );
+
+    let _restarted = cluster.restart(&follower);
+    let after = cluster.wait_for_equal_heights(&orderers, moved_on, CONVERGE_DEADLINE);
+    let follower_log = std::fs::read_to_string(&follower.log).unwrap();
+    assert!(
+        follower_log.contains("caught up with the raft snapshot"),
+        "the follower did not catch up through a snapshot"
+    );
+    // Ordering goes on with the caught-up node in the group.
+    run_load(&cluster, &orderers, "after", 6, &acked, &progress);
+    let last = settled_height(&cluster, &orderers, after + 1);
+    let chain = identical_chains(&cluster, &orderers);
+    assert_eq!(chain.len() as u64, last);
+    let seen = occurrences(&chain);
+    let acks = acked.lock().unwrap().clone();
+    assert_eq!(acks.len(), 91, "every envelope was acknowledged");
+    for ack in &acks {
+        assert_eq!(seen.get(&ack.tx_id), Some(&1), "{} ordered once", ack.tx_id);
+    }
+    eprintln!(
+        "follower {} down from height {before}; cluster moved to {moved_on} (leader WAL {wal_bytes} bytes for {written} bytes of blocks); all at {last}",
         follower.name
     );
 }

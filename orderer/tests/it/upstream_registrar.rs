@@ -37,6 +37,7 @@ fn registrar_with(
         signer,
         filters: FilterOptions::default(),
         raft,
+        puller: None,
     };
     Registrar::new(store, context, Some(&pem)).unwrap()
 }
