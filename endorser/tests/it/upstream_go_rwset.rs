@@ -206,9 +206,22 @@ impl Scenario {
         out
     }
 
-    /// Public and private bytes from Go's simulator.
-    fn go(&self, driver: &Path) -> (String, String) {
-        let stdout = run_bounded(Command::new(driver), &self.script(), DRIVER_RUN_TIMEOUT);
+    /// Public, private and response-payload bytes from Fabric's code, the payload for the
+    /// proposal and chaincode response Weft saw.
+    fn go(&self, driver: &Path, weft: &WeftRun) -> (String, String, String) {
+        let mut script = self.script();
+        script += &format!(
+            "proposal {}\n",
+            hex::encode(weft.signed_proposal.encode_to_vec())
+        );
+        script += &format!(
+            "response {} {} {}\n",
+            weft.response.status,
+            hex::encode(&weft.response.message),
+            hex::encode(&weft.response.payload)
+        );
+        script += "ccid mycc 1.0\n";
+        let stdout = run_bounded(Command::new(driver), &script, DRIVER_RUN_TIMEOUT);
         let field = |name: &str| {
             stdout
                 .lines()
@@ -216,11 +229,11 @@ impl Scenario {
                 .map(|v| v.trim().to_owned())
                 .unwrap_or_else(|| panic!("driver printed no {name}: {stdout}"))
         };
-        (field("public "), field("private "))
+        (field("public "), field("private "), field("payload "))
     }
 
-    /// Public and private bytes from Weft's endorser.
-    async fn weft(&self) -> (String, String) {
+    /// What Weft's endorser produced.
+    async fn weft(&self) -> WeftRun {
         let node = Node::new();
         for (ns, key, value, metadata, at) in &self.public {
             node.channel
@@ -239,8 +252,15 @@ impl Scenario {
             );
         }
         let args: Vec<&str> = self.ops.iter().map(String::as_str).collect();
-        let proposal = build(&ProposalSpec::invoke("mycc", &args), &node.client);
-        let response = node.endorser.process(proposal.signed).await.unwrap();
+        let mut spec = ProposalSpec::invoke("mycc", &args);
+        // Transient data stays out of the proposal hash.
+        spec.transient.insert("price".into(), b"secret".to_vec());
+        let proposal = build(&spec, &node.client);
+        let response = node
+            .endorser
+            .process(proposal.signed.clone())
+            .await
+            .unwrap();
         let status = response.response.clone().unwrap();
         assert_eq!(status.status, 200, "{}", status.message);
         let payload = ProposalResponsePayload::decode(response.payload.as_slice()).unwrap();
@@ -253,8 +273,22 @@ impl Scenario {
             .first()
             .map(|(_, set)| hex::encode(set.encode_to_vec()))
             .unwrap_or_default();
-        (hex::encode(action.results), private)
+        WeftRun {
+            public: hex::encode(action.results),
+            private,
+            payload: hex::encode(&response.payload),
+            signed_proposal: proposal.signed,
+            response: status,
+        }
     }
+}
+
+struct WeftRun {
+    public: String,
+    private: String,
+    payload: String,
+    signed_proposal: fabric_protos::protos::SignedProposal,
+    response: fabric_protos::protos::Response,
 }
 
 fn scenarios() -> Vec<(&'static str, Scenario)> {
@@ -301,6 +335,7 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         "getmeta:d",
         "getmeta:c",
         "del:never",
+        "event:created=abc",
     ]);
     out.push(("public reads, writes, deletes, metadata and ranges", s));
 
@@ -370,15 +405,26 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
     out
 }
 
-// Fabric v2.5.9's simulator is the spec: Weft's rwset bytes must equal it.
+// Fabric v2.5.9's simulator and response builder are the spec: Weft's rwset and
+// ProposalResponsePayload bytes must equal theirs.
 #[tokio::test]
 async fn upstream_rwset_bytes_equal_fabric_simulator() {
     let driver = driver();
     for (name, scenario) in scenarios() {
-        let go = scenario.go(&driver);
         let weft = scenario.weft().await;
-        assert_eq!(weft.0, go.0, "public rwset differs from Fabric's: {name}");
-        assert_eq!(weft.1, go.1, "private rwset differs from Fabric's: {name}");
-        assert!(!go.0.is_empty(), "{name}");
+        let (public, private, payload) = scenario.go(&driver, &weft);
+        assert_eq!(
+            weft.public, public,
+            "public rwset differs from Fabric's: {name}"
+        );
+        assert_eq!(
+            weft.private, private,
+            "private rwset differs from Fabric's: {name}"
+        );
+        assert_eq!(
+            weft.payload, payload,
+            "response payload differs from Fabric's: {name}"
+        );
+        assert!(!public.is_empty(), "{name}");
     }
 }

@@ -11,7 +11,11 @@
 //   coll <ns> <coll>                                 a collection the chaincode defines
 //   op <ns> <call>                                   one stub call in the scripted chaincode's
 //                                                    language (see tests/it/fakes.rs Script)
-// Output: "public <hex>" and "private <hex>" (empty hex when there is no private set).
+//   proposal <signed proposal>                       optional: also build the response payload
+//   response <status> <message> <payload>            the chaincode's response for it
+//   ccid <name> <version>                            the chaincode ID it carries
+// Output: "public <hex>" and "private <hex>" (empty hex when there is no private set), and
+// with a proposal "payload <hex>": the ProposalResponsePayload Fabric's endorser signs.
 package main
 
 import (
@@ -32,6 +36,7 @@ import (
 	"github.com/hyperledger/fabric/core/ledger/kvledger/bookkeeping"
 	"github.com/hyperledger/fabric/core/ledger/kvledger/txmgmt/privacyenabledstate"
 	"github.com/hyperledger/fabric/core/ledger/kvledger/txmgmt/txmgr"
+	"github.com/hyperledger/fabric/protoutil"
 )
 
 type collections map[string]map[string]bool
@@ -106,9 +111,12 @@ const totalQueryLimit = 100000
 
 // run performs one scripted stub call the way Fabric's shim and chaincode handler drive the
 // simulator (fabric-chaincode-go shim, core/chaincode/handler.go, query_response_generator.go).
-func run(sim ledger.TxSimulator, ns, call string) {
+func run(sim ledger.TxSimulator, ns, call string, event **peer.ChaincodeEvent) {
 	verb, rest := split2(call, ":")
 	switch verb {
+	case "event":
+		name, payload := split2(rest, "=")
+		*event = &peer.ChaincodeEvent{EventName: name, Payload: []byte(payload)}
 	case "get":
 		_, err := sim.GetState(ns, rest)
 		must(err)
@@ -201,6 +209,9 @@ func main() {
 	batch := privacyenabledstate.NewUpdateBatch()
 	var last *version.Height = version.NewHeight(0, 0)
 	var ops [][2]string
+	var signedProposal []byte
+	var response *peer.Response
+	var ccid *peer.ChaincodeID
 	scanner := bufio.NewScanner(os.Stdin)
 	scanner.Buffer(make([]byte, 1<<20), 1<<24)
 	for scanner.Scan() {
@@ -226,6 +237,12 @@ func main() {
 			info.colls[f[1]][f[2]] = true
 		case "op":
 			ops = append(ops, [2]string{f[1], strings.Join(f[2:], " ")})
+		case "proposal":
+			signedProposal = []byte(unhex(f[1]))
+		case "response":
+			response = &peer.Response{Status: int32(num(f[1])), Message: unhex(f[2]), Payload: []byte(unhex(f[3]))}
+		case "ccid":
+			ccid = &peer.ChaincodeID{Name: f[1], Version: f[2]}
 		case "":
 		default:
 			must(fmt.Errorf("unknown instruction %q", f[0]))
@@ -249,8 +266,9 @@ func main() {
 	must(err)
 	sim, err := mgr.NewTxSimulator("tx")
 	must(err)
+	var event *peer.ChaincodeEvent
 	for _, op := range ops {
-		run(sim, op[0], op[1])
+		run(sim, op[0], op[1], &event)
 	}
 	results, err := sim.GetTxSimulationResults()
 	must(err)
@@ -263,4 +281,32 @@ func main() {
 		must(err)
 	}
 	fmt.Printf("public %s\nprivate %s\n", hex.EncodeToString(public), hex.EncodeToString(private))
+	if signedProposal != nil {
+		fmt.Printf("payload %s\n", hex.EncodeToString(responsePayload(signedProposal, response, public, event, ccid)))
+	}
+}
+
+// responsePayload builds what Fabric's endorser signs for this simulation (core/endorser
+// endorser.go: the event carries chaincode name and txid, protoutil builds the payload).
+func responsePayload(signed []byte, response *peer.Response, results []byte, event *peer.ChaincodeEvent, ccid *peer.ChaincodeID) []byte {
+	sp := &peer.SignedProposal{}
+	must(proto.Unmarshal(signed, sp))
+	prop, err := protoutil.UnmarshalProposal(sp.ProposalBytes)
+	must(err)
+	hdr, err := protoutil.UnmarshalHeader(prop.Header)
+	must(err)
+	chdr, err := protoutil.UnmarshalChannelHeader(hdr.ChannelHeader)
+	must(err)
+	hash, err := protoutil.GetProposalHash1(hdr, prop.Payload)
+	must(err)
+	var eventBytes []byte
+	if event != nil && response.Status < 400 {
+		event.ChaincodeId = ccid.Name
+		event.TxId = chdr.TxId
+		eventBytes, err = proto.Marshal(event)
+		must(err)
+	}
+	payload, err := protoutil.GetBytesProposalResponsePayload(hash, response, results, eventBytes, ccid)
+	must(err)
+	return payload
 }
