@@ -8,6 +8,30 @@
 //!   (Fabric `discovery/`), with layouts computed from chaincode endorsement policies.
 //!
 //! The node supplies what they need through the traits in [`api`].
+//!
+//! # Mounting in the peer
+//!
+//! ```ignore
+//! use fabric_protos::{discovery::discovery_server::DiscoveryServer,
+//!                     gateway::gateway_server::GatewayServer};
+//! use weft_comm::MessageLimits;
+//!
+//! let support: Arc<dyn PeerSupport> = /* the node's channels, ledgers, peers */;
+//! let gateway = GatewayService::new(
+//!     LocalPeer { msp_id, endpoint /* peer.gossip.externalEndpoint */, identity, endorser },
+//!     support.clone(),
+//!     Arc::new(TonicConnector { base: client_config /* the peer's client TLS cert */ }),
+//!     GatewayOptions::default(),
+//! );
+//! let discovery = DiscoveryService::new(support, tls_enabled);
+//! let router = server
+//!     .tonic_builder()
+//!     .add_service(GatewayServer::new(gateway).with_fabric_message_limits())
+//!     .add_service(DiscoveryServer::new(discovery).with_fabric_message_limits());
+//! ```
+//!
+//! `ChannelBundle` already implements [`ChannelConfigSource`], so `PeerSupport::channel_config`
+//! can return the channel's current `Arc<ChannelBundle>`.
 
 pub mod acl;
 pub mod api;
