@@ -24,14 +24,16 @@
 //! # Ok::<(), weft_interop_tests::HarnessError>(())
 //! ```
 
+mod lifecycle;
+
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{HarnessError, Result};
-use crate::network::{CHANNEL_TIMEOUT, Network};
-use crate::nodes::TlsFiles;
+use crate::network::Network;
 use crate::process::{CommandOutput, NodeProcess, clean_command};
 use crate::readiness::{accepts_connections, free_ports, wait_until};
 
@@ -41,8 +43,9 @@ pub const CHAINCODE_START_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CCAAS_VERSION: &str = "1.0";
 /// How long a peer waits to dial the chaincode server (connection.json `dial_timeout`).
 const DIAL_TIMEOUT: &str = "10s";
-/// Largest definition sequence tried when a name is deployed again.
-const SEQUENCE_MAX: u64 = 1000;
+
+use lifecycle::as_strs;
+pub use lifecycle::{ChaincodeDefinition, CommittedChaincode};
 
 /// Which of Weft's sample contracts a chaincode server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,8 +74,12 @@ pub struct CcaasChaincode {
     pub contract: ContractKind,
     /// The package label, `<name>_<version>`.
     pub label: String,
-    /// `<label>:<sha256 of the package>`, as every peer reported it on install.
+    /// The ccaas package's id, `<label>:<sha256 of the package>`, as its peers
+    /// reported it on install (the server's `CHAINCODE_ID`).
     pub package_id: String,
+    /// The package id each org approved, by MSP ID (differs from
+    /// `package_id` for orgs given another package by `deploy_ccaas_with`).
+    pub package_ids: BTreeMap<String, String>,
     pub version: String,
     pub sequence: u64,
     /// Where the chaincode server listens (plain gRPC) and every peer dials.
@@ -91,50 +98,152 @@ pub fn ccaas_server_binary(upstream_dir: &Path) -> PathBuf {
         .join("weft-ccaas")
 }
 
+/// A running `weft-ccaas` process, owned by the [`Network`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcaasServer {
+    pub contract: ContractKind,
+    /// The package id the server registers with (`CHAINCODE_ID`).
+    pub package_id: String,
+    /// Where it listens (`CHAINCODE_SERVER_ADDRESS`, plain gRPC).
+    pub address: SocketAddr,
+    /// Its name in [`Network::node_pids`] / [`Network::stop_node`].
+    pub process_name: String,
+    pub log: PathBuf,
+}
+
 impl Network {
-    /// Deploys `contract` as chaincode `name` on the channel, served by a new
-    /// `weft-ccaas` process on a free loopback port. Installs on every peer,
-    /// approves for every peer org, commits, and returns once every peer's
-    /// `querycommitted` lists the definition. Deploying a name again starts a
-    /// new server and commits the next sequence.
+    /// Deploys `contract` as chaincode `name` on the channel: see
+    /// [`Network::deploy_ccaas_with`]; every peer gets the ccaas package.
     pub fn deploy_ccaas(&mut self, name: &str, contract: ContractKind) -> Result<CcaasChaincode> {
-        let binary = self.ccaas_binary()?;
+        self.deploy_ccaas_with(name, contract, &[])
+    }
+
+    /// Deploys `contract` as chaincode `name`, served by a new `weft-ccaas`
+    /// process on a free loopback port: installs the ccaas package on every
+    /// peer except those listed in `other_packages` (peer name, package file),
+    /// which install their own package instead (a Weft peer's WASM package of
+    /// the same contract); every org approves the package id its peers
+    /// reported (all peers of an org must agree); one admin commits; returns
+    /// once every peer's `querycommitted` shows the definition. Deploying a
+    /// name again commits the next sequence with a new server.
+    pub fn deploy_ccaas_with(
+        &mut self,
+        name: &str,
+        contract: ContractKind,
+        other_packages: &[(&str, &Path)],
+    ) -> Result<CcaasChaincode> {
         let address = free_ports(1)?
             .pop()
             .ok_or_else(|| HarnessError::Ports(std::io::ErrorKind::AddrNotAvailable.into()))?;
         let label = format!("{name}_{CCAAS_VERSION}");
-        let package = ccaas_package(&label, address)?;
-        let package_dir = self.work_dir().join("chaincode");
-        std::fs::create_dir_all(&package_dir)
-            .map_err(HarnessError::io("creating", &package_dir))?;
-        let package_file = package_dir.join(format!("{label}-{}.tar.gz", address.port()));
-        std::fs::write(&package_file, &package)
-            .map_err(HarnessError::io("writing", &package_file))?;
+        let package_file = self.write_ccaas_package(&label, address)?;
+        let mut installed = Vec::new();
+        for peer in self.peers().to_vec() {
+            let file = other_packages
+                .iter()
+                .find(|(other, _)| *other == peer.name)
+                .map_or(package_file.as_path(), |(_, file)| *file);
+            let package_id = self.install_chaincode_package(&peer.name, file)?;
+            installed.push((
+                peer.msp_id.clone(),
+                peer.name.clone(),
+                package_id,
+                file == package_file,
+            ));
+        }
+        let package_ids = package_id_per_org(&installed)?;
+        let ccaas_package_id = installed
+            .iter()
+            .find(|(_, _, _, ccaas)| *ccaas)
+            .map(|(_, _, id, _)| id.clone())
+            .unwrap_or_else(|| ccaas_package_id_of(&label));
+        let server = self.start_ccaas_server(contract, &ccaas_package_id, address)?;
 
-        let package_id = self.install_everywhere(&package_file)?;
-        let process_name = format!("ccaas-{name}-{}", address.port());
+        let definition = ChaincodeDefinition {
+            name: name.to_owned(),
+            version: CCAAS_VERSION.to_owned(),
+            sequence: self.next_chaincode_sequence(name)?,
+        };
+        for peer in self.first_peer_of_each_org() {
+            let msp_id = &self.peer(&peer)?.msp_id;
+            let package_id = package_ids.get(msp_id).cloned().unwrap_or_default();
+            self.approve_chaincode(&peer, &definition, &package_id)?;
+        }
+        self.commit_chaincode(&definition)?;
+        self.wait_for_committed_chaincode(&definition)?;
+        Ok(CcaasChaincode {
+            name: definition.name,
+            contract,
+            label,
+            package_id: server.package_id,
+            package_ids,
+            version: definition.version,
+            sequence: definition.sequence,
+            address: server.address,
+            process_name: server.process_name,
+            log: server.log,
+        })
+    }
+
+    /// Starts `weft-ccaas -contract <contract>` for `package_id` on `address`
+    /// and waits until it accepts connections. The network owns the process.
+    pub fn start_ccaas_server(
+        &mut self,
+        contract: ContractKind,
+        package_id: &str,
+        address: SocketAddr,
+    ) -> Result<CcaasServer> {
+        let binary = self.ccaas_binary()?;
+        let process_name = format!("ccaas-{}-{}", contract.contract_name(), address.port());
         let log = self
             .work_dir()
             .join("logs")
             .join(format!("{process_name}.log"));
-        self.start_ccaas_server(&binary, contract, &package_id, address, &process_name, &log)?;
-
-        let sequence = self.next_sequence(name)?;
-        let chaincode = CcaasChaincode {
-            name: name.to_owned(),
+        let mut command = clean_command(&binary);
+        command
+            .args(["-contract", contract.contract_name()])
+            .env("CHAINCODE_ID", package_id)
+            .env("CHAINCODE_SERVER_ADDRESS", address.to_string())
+            .current_dir(self.work_dir());
+        let mut process = NodeProcess::spawn(&process_name, command, &log)?;
+        let ready = wait_until(
+            CHAINCODE_START_TIMEOUT,
+            || accepts_connections(address),
+            || match process.exit_status() {
+                Some(status) => Err(HarnessError::NodeExited {
+                    node: process_name.clone(),
+                    status,
+                    log: log.clone(),
+                }),
+                None => Ok(()),
+            },
+        );
+        self.adopt_process(process);
+        if !ready? {
+            return Err(HarnessError::NotReady {
+                what: format!("chaincode server {process_name} did not listen on {address}"),
+                limit: CHAINCODE_START_TIMEOUT,
+                log,
+            });
+        }
+        Ok(CcaasServer {
             contract,
-            label,
-            package_id,
-            version: CCAAS_VERSION.to_owned(),
-            sequence,
+            package_id: package_id.to_owned(),
             address,
             process_name,
             log,
-        };
-        self.approve_for_every_org(&chaincode)?;
-        self.commit_definition(&chaincode)?;
-        self.wait_until_committed(&chaincode)?;
-        Ok(chaincode)
+        })
+    }
+
+    /// Writes the ccaas package for a server at `address` into the work dir.
+    pub fn write_ccaas_package(&self, label: &str, address: SocketAddr) -> Result<PathBuf> {
+        let package_dir = self.work_dir().join("chaincode");
+        std::fs::create_dir_all(&package_dir)
+            .map_err(HarnessError::io("creating", &package_dir))?;
+        let file = package_dir.join(format!("{label}-{}.tar.gz", address.port()));
+        let package = ccaas_package(label, address)?;
+        std::fs::write(&file, package).map_err(HarnessError::io("writing", &file))?;
+        Ok(file)
     }
 
     /// Submits a transaction (`peer chaincode invoke --waitForEvent`) endorsed
@@ -202,223 +311,36 @@ impl Network {
             root: upstream_dir,
         })
     }
+}
 
-    /// Installs the package on every peer; all must report the same package id.
-    fn install_everywhere(&self, package_file: &Path) -> Result<String> {
-        let file = package_file.display().to_string();
-        let mut package_id: Option<String> = None;
-        for peer in self.peer_names() {
-            let output = self.peer_cli(&peer, &["lifecycle", "chaincode", "install", &file])?;
-            let reported = installed_package_id(&output.stderr).ok_or_else(|| {
-                HarnessError::UnexpectedOutput {
-                    command: format!("peer lifecycle chaincode install on {peer}"),
-                    detail: output.stderr.clone(),
-                }
-            })?;
-            match &package_id {
-                Some(first) if *first != reported => {
-                    return Err(HarnessError::UnexpectedOutput {
-                        command: format!("peer lifecycle chaincode install on {peer}"),
-                        detail: format!("package id {reported}, but another peer reported {first}"),
-                    });
-                }
-                _ => package_id = Some(reported),
+/// The package id each org approves: the one its peers reported on install
+/// (msp id, peer, package id, is the ccaas package). Fabric runs, on a peer,
+/// the package its org approved, so an org whose peers hold different
+/// packages cannot be served.
+fn package_id_per_org(
+    installed: &[(String, String, String, bool)],
+) -> Result<BTreeMap<String, String>> {
+    let mut per_org: BTreeMap<String, String> = BTreeMap::new();
+    for (msp_id, peer, package_id, _) in installed {
+        match per_org.get(msp_id) {
+            Some(agreed) if agreed != package_id => {
+                return Err(HarnessError::Topology(format!(
+                    "{peer} of {msp_id} installed {package_id}, another peer of {msp_id} {agreed}: \
+                     give every peer of an org the same package"
+                )));
+            }
+            _ => {
+                per_org.insert(msp_id.clone(), package_id.clone());
             }
         }
-        package_id.ok_or_else(|| HarnessError::Topology("the network has no peers".into()))
     }
+    Ok(per_org)
+}
 
-    fn start_ccaas_server(
-        &mut self,
-        binary: &Path,
-        contract: ContractKind,
-        package_id: &str,
-        address: SocketAddr,
-        process_name: &str,
-        log: &Path,
-    ) -> Result<()> {
-        let mut command = clean_command(binary);
-        command
-            .args(["-contract", contract.contract_name()])
-            .env("CHAINCODE_ID", package_id)
-            .env("CHAINCODE_SERVER_ADDRESS", address.to_string())
-            .current_dir(self.work_dir());
-        let mut process = NodeProcess::spawn(process_name, command, log)?;
-        let mut exited = None;
-        let ready = wait_until(
-            CHAINCODE_START_TIMEOUT,
-            || accepts_connections(address),
-            || {
-                exited = process.exit_status();
-                match exited {
-                    Some(status) => Err(HarnessError::NodeExited {
-                        node: process_name.to_owned(),
-                        status,
-                        log: log.to_path_buf(),
-                    }),
-                    None => Ok(()),
-                }
-            },
-        );
-        self.adopt_process(process);
-        if ready? {
-            return Ok(());
-        }
-        Err(HarnessError::NotReady {
-            what: format!("chaincode server {process_name} did not listen on {address}"),
-            limit: CHAINCODE_START_TIMEOUT,
-            log: log.to_path_buf(),
-        })
-    }
-
-    /// 1 for a new name, else one past the committed sequence.
-    fn next_sequence(&self, name: &str) -> Result<u64> {
-        let peer = self.first_peer_name()?;
-        match self.committed_definition(&peer, name) {
-            Ok(Some((sequence, _))) if sequence < SEQUENCE_MAX => Ok(sequence + 1),
-            Ok(Some((sequence, _))) => Err(HarnessError::Topology(format!(
-                "chaincode {name} is at sequence {sequence}; the harness stops at {SEQUENCE_MAX}"
-            ))),
-            _ => Ok(1),
-        }
-    }
-
-    fn definition_args(&self, chaincode: &CcaasChaincode) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "--channelID",
-            self.channel(),
-            "--name",
-            &chaincode.name,
-            "--version",
-            &chaincode.version,
-            "--sequence",
-            &chaincode.sequence.to_string(),
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(self.orderer_args());
-        args
-    }
-
-    fn approve_for_every_org(&self, chaincode: &CcaasChaincode) -> Result<()> {
-        for peer in self.first_peer_of_each_org() {
-            let mut args: Vec<String> = ["lifecycle", "chaincode", "approveformyorg"]
-                .map(String::from)
-                .to_vec();
-            args.extend(self.definition_args(chaincode));
-            args.extend(["--package-id".into(), chaincode.package_id.clone()]);
-            self.peer_cli(&peer, &as_strs(&args))?;
-        }
-        Ok(())
-    }
-
-    fn commit_definition(&self, chaincode: &CcaasChaincode) -> Result<()> {
-        let mut args: Vec<String> = ["lifecycle", "chaincode", "commit"]
-            .map(String::from)
-            .to_vec();
-        args.extend(self.definition_args(chaincode));
-        args.extend(self.endorsing_peer_args());
-        self.peer_cli(&self.first_peer_name()?, &as_strs(&args))?;
-        Ok(())
-    }
-
-    /// Waits until every peer's `querycommitted` shows this definition with
-    /// the package approved by every org.
-    fn wait_until_committed(&self, chaincode: &CcaasChaincode) -> Result<()> {
-        for peer in self.peer_names() {
-            let mut last = String::new();
-            let committed = wait_until(
-                CHANNEL_TIMEOUT,
-                || match self.committed_definition(&peer, &chaincode.name) {
-                    Ok(Some((sequence, approved))) => {
-                        last = format!("sequence {sequence}, approved by all: {approved}");
-                        sequence == chaincode.sequence && approved
-                    }
-                    Ok(None) => false,
-                    Err(e) => {
-                        last = e.to_string();
-                        false
-                    }
-                },
-                || Ok(()),
-            )?;
-            if !committed {
-                return Err(HarnessError::NotReady {
-                    what: format!(
-                        "{peer} did not show {} sequence {} as committed (last: {last})",
-                        chaincode.name, chaincode.sequence
-                    ),
-                    limit: CHANNEL_TIMEOUT,
-                    log: self.peer(&peer)?.log.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// The committed sequence of `name` and whether every org approved it,
-    /// from `peer lifecycle chaincode querycommitted`; None if not committed.
-    fn committed_definition(&self, peer: &str, name: &str) -> Result<Option<(u64, bool)>> {
-        let args = [
-            "lifecycle",
-            "chaincode",
-            "querycommitted",
-            "--channelID",
-            self.channel(),
-            "--name",
-            name,
-            "--output",
-            "json",
-        ];
-        match self.peer_cli(peer, &args) {
-            Ok(output) => Ok(parse_committed_definition(&output.stdout)),
-            // An uncommitted name is an error answer: "namespace <name> is not defined".
-            Err(HarnessError::CommandFailed { stderr, .. }) if stderr.contains("not defined") => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `--peerAddresses A --tlsRootCertFiles CA` for the first peer of every org:
-    /// the endorsers the channel's MAJORITY Endorsement policies need.
-    fn endorsing_peer_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        for name in self.first_peer_of_each_org() {
-            if let Ok(peer) = self.peer(&name) {
-                args.extend([
-                    "--peerAddresses".into(),
-                    peer.listen.to_string(),
-                    "--tlsRootCertFiles".into(),
-                    peer.tls_ca().display().to_string(),
-                ]);
-            }
-        }
-        args
-    }
-
-    fn first_peer_of_each_org(&self) -> Vec<String> {
-        let mut seen: Vec<&str> = Vec::new();
-        let mut names = Vec::new();
-        for peer in self.peers() {
-            if !seen.contains(&peer.msp_id.as_str()) {
-                seen.push(&peer.msp_id);
-                names.push(peer.name.clone());
-            }
-        }
-        names
-    }
-
-    fn peer_names(&self) -> Vec<String> {
-        self.peers().iter().map(|p| p.name.clone()).collect()
-    }
-
-    fn first_peer_name(&self) -> Result<String> {
-        self.peers()
-            .first()
-            .map(|p| p.name.clone())
-            .ok_or_else(|| HarnessError::Topology("the network has no peers".into()))
-    }
+/// When no peer installed the ccaas package the server still needs an id;
+/// Fabric's is `<label>:<hash>`, and nothing dials this server then.
+fn ccaas_package_id_of(label: &str) -> String {
+    format!("{label}:unused")
 }
 
 /// The chaincode's error message in a failed `peer chaincode invoke/query`:
@@ -449,32 +371,9 @@ fn invocation_json(args: &[&str]) -> String {
     serde_json::json!({ "Args": args }).to_string()
 }
 
-fn as_strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
 /// `peer chaincode query` prints the payload and one newline.
 fn query_payload(stdout: &str) -> &str {
     stdout.strip_suffix('\n').unwrap_or(stdout)
-}
-
-/// `peer lifecycle chaincode install` logs `Chaincode code package identifier: <id>`.
-fn installed_package_id(stderr: &str) -> Option<String> {
-    let marker = "Chaincode code package identifier: ";
-    let line = stderr.lines().find(|l| l.contains(marker))?;
-    let id = line[line.find(marker)? + marker.len()..].trim();
-    (!id.is_empty()).then(|| id.to_owned())
-}
-
-/// `querycommitted --name N --output json` answers
-/// `{"sequence":1,"version":"1.0",...,"approvals":{"Org1MSP":true,...}}`.
-fn parse_committed_definition(stdout: &str) -> Option<(u64, bool)> {
-    let info: serde_json::Value = serde_json::from_str(stdout.trim()).ok()?;
-    let sequence = info["sequence"].as_u64()?;
-    let approved = info["approvals"]
-        .as_object()
-        .is_some_and(|orgs| !orgs.is_empty() && orgs.values().all(|v| v == true));
-    Some((sequence, approved))
 }
 
 /// A ccaas chaincode package as Fabric's lifecycle reads it: a gzipped tar
@@ -563,26 +462,30 @@ mod tests {
 
     #[test]
     fn cli_output_is_parsed() {
-        let install = "2024-01-01 INFO [cli.lifecycle.chaincode] submitInstallProposal -> Chaincode code package identifier: basic_1.0:ab12\n";
-        assert_eq!(
-            installed_package_id(install).as_deref(),
-            Some("basic_1.0:ab12")
-        );
-        assert_eq!(installed_package_id("Error: failed"), None);
-
-        let committed =
-            r#"{"sequence":2,"version":"1.0","approvals":{"Org1MSP":true,"Org2MSP":false}}"#;
-        assert_eq!(parse_committed_definition(committed), Some((2, false)));
-        let committed = r#"{"sequence":1,"approvals":{"Org1MSP":true,"Org2MSP":true}}"#;
-        assert_eq!(parse_committed_definition(committed), Some((1, true)));
-        assert_eq!(parse_committed_definition("Error"), None);
-
         assert_eq!(query_payload("{\"a\":1}\n"), "{\"a\":1}");
         assert_eq!(query_payload(""), "");
         assert_eq!(
             invocation_json(&["CreateAsset", "a\"1"]),
             r#"{"Args":["CreateAsset","a\"1"]}"#
         );
+    }
+
+    #[test]
+    fn every_org_approves_the_package_its_peers_installed() {
+        let row = |msp: &str, peer: &str, id: &str| (msp.into(), peer.into(), id.into(), true);
+        let ids = package_id_per_org(&[
+            row("Org1MSP", "p0.org1", "basic_1.0:aa"),
+            row("Org1MSP", "p1.org1", "basic_1.0:aa"),
+            row("Org2MSP", "p0.org2", "basic_1.0:bb"),
+        ])
+        .unwrap();
+        assert_eq!(ids["Org1MSP"], "basic_1.0:aa");
+        assert_eq!(ids["Org2MSP"], "basic_1.0:bb");
+        let split = package_id_per_org(&[
+            row("Org1MSP", "p0.org1", "basic_1.0:aa"),
+            row("Org1MSP", "p1.org1", "basic_1.0:cc"),
+        ]);
+        assert!(matches!(split, Err(HarnessError::Topology(m)) if m.contains("p1.org1")));
     }
 
     #[test]

@@ -27,8 +27,8 @@ mod toolchain;
 mod topology;
 
 pub use chaincode::{
-    CCAAS_VERSION, CHAINCODE_START_TIMEOUT, CcaasChaincode, ContractKind, ccaas_package,
-    ccaas_server_binary, chaincode_error_message,
+    CCAAS_VERSION, CHAINCODE_START_TIMEOUT, CcaasChaincode, CcaasServer, ChaincodeDefinition,
+    CommittedChaincode, ContractKind, ccaas_package, ccaas_server_binary, chaincode_error_message,
 };
 pub use error::{HarnessError, Result};
 pub use network::{

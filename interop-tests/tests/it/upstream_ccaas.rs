@@ -195,6 +195,45 @@ fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
         query(&network, ORG2_PEER, &basic, &["AssetExists", "order-1"]),
         "false"
     );
+    // A second definition (sequence 2) where Org2 runs a package of its own,
+    // as a Weft org would with its WASM package: each org approves the
+    // package id its peer installed, and each peer runs its org's package.
+    let org2_address = weft_interop_tests::readiness::free_ports(1).unwrap()[0];
+    let org2_package = network
+        .write_ccaas_package("basic-org2_1.0", org2_address)
+        .unwrap();
+    let upgraded = network
+        .deploy_ccaas_with("basic", ContractKind::Basic, &[(ORG2_PEER, &org2_package)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(upgraded.sequence, 2);
+    assert_ne!(upgraded.package_id, basic.package_id);
+    assert_eq!(upgraded.package_ids["Org1MSP"], upgraded.package_id);
+    let org2_package_id = &upgraded.package_ids["Org2MSP"];
+    assert!(
+        org2_package_id.starts_with("basic-org2_1.0:"),
+        "{org2_package_id}"
+    );
+    network
+        .start_ccaas_server(ContractKind::Basic, org2_package_id, org2_address)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The world state outlives the upgrade; both orgs' servers endorse.
+    invoke(&network, &upgraded, &["TransferAsset", "asset7", "Cy"]);
+    for peer in [ORG1_PEER, ORG2_PEER] {
+        let read = query(&network, peer, &upgraded, &["ReadAsset", "asset7"]);
+        let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+        assert_eq!(read, asset("asset7", "purple", 20, "Cy", 900), "{peer}");
+    }
+    let org2_log = network
+        .work_dir()
+        .join("logs")
+        .join(format!("ccaas-basic-{}.log", org2_address.port()));
+    assert!(
+        std::fs::read_to_string(&org2_log)
+            .unwrap()
+            .contains(org2_package_id.as_str()),
+        "Org2's own server serves its package"
+    );
+
     let pids = network.node_pids();
     drop(network);
     for (name, pid) in pids {
