@@ -441,8 +441,19 @@ impl Invocation<'_> {
     }
 
     fn current_sequence(&mut self, name: &str) -> Result<i64, LifecycleError> {
-        state::read_int64_field(NAMESPACES_PREFIX, name, "Sequence", &mut self.public())
-            .context(|| "could not get current sequence".to_owned())
+        let current =
+            state::read_int64_field(NAMESPACES_PREFIX, name, "Sequence", &mut self.public())
+                .context(|| "could not get current sequence".to_owned())?;
+        // Commits only ever move a sequence up by one from zero, so a negative or maximal
+        // value means the ledger was written by something else; refuse rather than wrap.
+        if !(0..i64::MAX).contains(&current) {
+            return Err(LifecycleError::Corrupt {
+                what: "sequence",
+                key: state::field_key(NAMESPACES_PREFIX, name, "Sequence"),
+                reason: format!("{current} is not a sequence a commit can produce"),
+            });
+        }
+        Ok(current)
     }
 
     /// Fabric's `SetChaincodeDefinitionDefaults`.

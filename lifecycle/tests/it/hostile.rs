@@ -84,3 +84,35 @@ fn garbage_arguments_get_error_responses() {
         }
     }
 }
+
+#[test]
+fn impossible_stored_sequences_are_errors_not_overflows() {
+    use fabric_protos::lifecycle as lb;
+    use prost::Message;
+    let peer = Peer::new("Org1MSP");
+    for stored in [i64::MAX, -1] {
+        let mut ledger = Ledger::default();
+        ledger.public.insert(
+            "namespaces/fields/basic/Sequence".into(),
+            lb::StateData {
+                r#type: Some(lb::state_data::Type::Int64(stored)),
+            }
+            .encode_to_vec(),
+        );
+        let args = lb::CheckCommitReadinessArgs {
+            sequence: 1,
+            name: "basic".into(),
+            version: "1".into(),
+            ..Default::default()
+        };
+        let (response, _) = peer.call(&ledger, "CheckCommitReadiness", &args);
+        assert_eq!(response.status, 500);
+        assert!(
+            response
+                .message
+                .contains("is not a sequence a commit can produce"),
+            "{}",
+            response.message
+        );
+    }
+}
