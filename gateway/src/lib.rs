@@ -56,4 +56,4 @@ pub use discovery::DiscoveryService;
 pub use error::{GatewayError, error_details, rpc_error};
 pub use gateway::{GatewayOptions, GatewayService};
 pub use registry::LocalPeer;
-pub use remote::TonicConnector;
+pub use remote::{OrdererOverride, TonicConnector};

@@ -1,6 +1,7 @@
 //! Clients for other organizations' peers and for orderers over gRPC (TLS through
 //! weft-comm), connecting lazily so a peer that is down costs nothing until used.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use fabric_protos::common::Envelope;
@@ -20,6 +21,16 @@ pub struct TonicConnector {
     /// Base settings: keepalive, limits, dial timeout and the peer's client certificate
     /// for mutual TLS. Server roots are replaced per endpoint.
     pub base: ClientConfig,
+    /// Orderer addresses to dial elsewhere, with the CA certificates (PEM) to trust there
+    /// (Fabric `peer.deliveryclient.addressOverrides`).
+    pub orderer_overrides: HashMap<String, OrdererOverride>,
+}
+
+/// Where to reach an orderer named in the channel config instead.
+#[derive(Clone, Debug, Default)]
+pub struct OrdererOverride {
+    pub address: String,
+    pub ca_certs_pem: Vec<Vec<u8>>,
 }
 
 impl TonicConnector {
@@ -127,7 +138,10 @@ impl Connector for TonicConnector {
         address: &str,
         tls_root_certs: &[Vec<u8>],
     ) -> Result<Arc<dyn Orderer>, GatewayError> {
-        let channel = self.channel(address, tls_root_certs)?;
+        let channel = match self.orderer_overrides.get(address) {
+            Some(o) => self.channel(&o.address, &o.ca_certs_pem)?,
+            None => self.channel(address, tls_root_certs)?,
+        };
         Ok(Arc::new(RemoteOrderer(
             AtomicBroadcastClient::new(channel).with_fabric_message_limits(),
         )))

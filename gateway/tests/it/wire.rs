@@ -134,3 +134,84 @@ async fn unreachable_remote_peer_reaches_the_client_as_error_details() {
         details[0].message
     );
 }
+
+/// An orderer that answers each broadcast envelope with SUCCESS and records it.
+struct RecordingOrderer(Arc<std::sync::Mutex<Vec<fabric_protos::common::Envelope>>>);
+
+#[tonic::async_trait]
+impl fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcast for RecordingOrderer {
+    type BroadcastStream = tokio_stream::Iter<
+        std::vec::IntoIter<Result<fabric_protos::orderer::BroadcastResponse, Status>>,
+    >;
+    type DeliverStream = tokio_stream::Iter<
+        std::vec::IntoIter<Result<fabric_protos::orderer::DeliverResponse, Status>>,
+    >;
+
+    async fn broadcast(
+        &self,
+        request: Request<tonic::Streaming<fabric_protos::common::Envelope>>,
+    ) -> Result<Response<Self::BroadcastStream>, Status> {
+        let mut stream = request.into_inner();
+        let envelope = stream.message().await?.unwrap();
+        self.0.lock().unwrap().push(envelope);
+        let ok = fabric_protos::orderer::BroadcastResponse {
+            status: fabric_protos::common::Status::Success as i32,
+            info: String::new(),
+        };
+        Ok(Response::new(tokio_stream::iter(vec![Ok(ok)])))
+    }
+
+    async fn deliver(
+        &self,
+        _request: Request<tonic::Streaming<fabric_protos::common::Envelope>>,
+    ) -> Result<Response<Self::DeliverStream>, Status> {
+        Err(Status::unimplemented("not an orderer"))
+    }
+}
+
+/// Submit reaches an orderer over gRPC, dialed through an address override (Fabric
+/// `peer.deliveryclient.addressOverrides`) since the config names an unresolvable host.
+#[tokio::test]
+async fn submit_broadcasts_through_an_orderer_override() {
+    use fabric_protos::orderer::atomic_broadcast_server::AtomicBroadcastServer;
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = GrpcServer::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let address = server.local_addr().to_string();
+    let router = server
+        .tonic_builder()
+        .add_service(AtomicBroadcastServer::new(RecordingOrderer(
+            received.clone(),
+        )));
+    let (_stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.serve(router, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut connector = TonicConnector::default();
+    connector.orderer_overrides.insert(
+        "orderer.invalid:7050".into(),
+        weft_gateway::OrdererOverride {
+            address,
+            ca_certs_pem: vec![],
+        },
+    );
+    let net = builder()
+        .orderer("orderer.invalid:7050", Err("unused fake"))
+        .build_with(Some(Arc::new(connector)));
+    let (mut client, _stop_gateway) = serve_gateway(&net).await;
+    let envelope = fabric_protos::common::Envelope {
+        payload: b"tx".to_vec(),
+        signature: b"signed".to_vec(),
+    };
+    client
+        .submit(fabric_protos::gateway::SubmitRequest {
+            transaction_id: "t".into(),
+            channel_id: CHANNEL.into(),
+            prepared_transaction: Some(envelope.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(*received.lock().unwrap(), vec![envelope]);
+}
