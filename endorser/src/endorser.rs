@@ -244,7 +244,7 @@ fn to_proto(response: &Response) -> ResponseProto {
 }
 
 /// The binding a chaincode can check: SHA-256 over nonce, creator and the epoch as 8
-/// little-endian bytes (Fabric's `ComputeProposalBinding`).
+/// little-endian bytes, as Fabric's Go shim computes it (fabric-chaincode-go shim/stub.go).
 pub fn proposal_binding(nonce: &[u8], creator: &[u8], epoch: u64) -> Vec<u8> {
     let mut data = Vec::with_capacity(nonce.len() + creator.len() + 8);
     data.extend_from_slice(nonce);
@@ -406,4 +406,29 @@ fn response_payload(
         extension: action.encode_to_vec(),
     }
     .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_hashes_nonce_creator_and_little_endian_epoch() {
+        let mut data = b"nonce".to_vec();
+        data.extend_from_slice(b"creator");
+        data.extend_from_slice(&[1, 2, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            proposal_binding(b"nonce", b"creator", 0x0201),
+            weft_protoutil::sha256(&data).to_vec()
+        );
+    }
+
+    #[test]
+    fn only_qscc_and_cscc_run_without_a_simulator() {
+        assert!(needs_simulator("ch", "mycc"));
+        assert!(needs_simulator("ch", "_lifecycle"));
+        assert!(!needs_simulator("ch", "qscc"));
+        assert!(!needs_simulator("ch", "cscc"));
+        assert!(!needs_simulator("", "mycc"));
+    }
 }
