@@ -25,6 +25,8 @@ const ORG1_PEER: &str = "peer0.org1.example.com";
 const ORG2_PEER: &str = "peer0.org2.example.com";
 const PACKAGE_ID: &str =
     "refcc_1.0:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
+const OTHER_PACKAGE_ID: &str =
+    "refcc_1.0:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 const COLLECTIONS: &str = r#"[{"name":"private","policy":"OR('Org1MSP.member','Org2MSP.member')","requiredPeerCount":0,"maxPeerCount":1,"blockToLive":10,"memberOnlyRead":true,"memberOnlyWrite":true}]"#;
 
@@ -129,7 +131,14 @@ fn replay(peer: &Peer, ledger: &Ledger, go: &GoTx) -> RwSet {
     weft
 }
 
-fn approve(network: &Network, peer: &str, collections: &str) {
+fn approve(
+    network: &Network,
+    peer: &str,
+    collections: &str,
+    sequence: &str,
+    version: &str,
+    package_id: &str,
+) {
     let mut args: Vec<String> = [
         "lifecycle",
         "chaincode",
@@ -139,11 +148,11 @@ fn approve(network: &Network, peer: &str, collections: &str) {
         "--name",
         "refcc",
         "--version",
-        "1.0",
+        version,
         "--sequence",
-        "1",
+        sequence,
         "--package-id",
-        PACKAGE_ID,
+        package_id,
         "--init-required",
         "--signature-policy",
         "OR('Org1MSP.member','Org2MSP.member')",
@@ -173,8 +182,17 @@ fn upstream_go_lifecycle_writes_what_weft_writes() {
     std::fs::write(&collections, COLLECTIONS).unwrap();
     let collections = collections.display().to_string();
 
-    approve(&network, ORG1_PEER, &collections);
-    approve(&network, ORG2_PEER, &collections);
+    approve(&network, ORG1_PEER, &collections, "1", "1.0", PACKAGE_ID);
+    // Org1 changes its mind about the package: Fabric rewrites only the PackageID.
+    approve(
+        &network,
+        ORG1_PEER,
+        &collections,
+        "1",
+        "1.0",
+        OTHER_PACKAGE_ID,
+    );
+    approve(&network, ORG2_PEER, &collections, "1", "1.0", PACKAGE_ID);
     let mut commit_args: Vec<String> = [
         "lifecycle",
         "chaincode",
@@ -209,8 +227,10 @@ fn upstream_go_lifecycle_writes_what_weft_writes() {
     network
         .peer_cli(ORG1_PEER, &commit_args)
         .unwrap_or_else(|e| panic!("{e}"));
+    // With the definition committed, the next approval reads it instead of legacy lscc.
+    approve(&network, ORG1_PEER, &collections, "2", "2.0", PACKAGE_ID);
     network
-        .wait_for_height(ORG1_PEER, 4)
+        .wait_for_height(ORG1_PEER, 6)
         .unwrap_or_else(|e| panic!("{e}"));
 
     let org1 = Peer::new("Org1MSP");
@@ -240,11 +260,20 @@ fn upstream_go_lifecycle_writes_what_weft_writes() {
     );
     commit(&mut ledger, weft);
 
-    let go_approve2 = go_tx(&network, 2);
+    let go_reapprove = go_tx(&network, 2);
+    assert_eq!(
+        go_reapprove.hashed_writes.len(),
+        1,
+        "only the package ID changes"
+    );
+    let weft = replay(&org1, &ledger, &go_reapprove);
+    commit(&mut ledger, weft);
+
+    let go_approve2 = go_tx(&network, 3);
     let weft = replay(&org2, &ledger, &go_approve2);
     commit(&mut ledger, weft);
 
-    let go_commit = go_tx(&network, 3);
+    let go_commit = go_tx(&network, 4);
     assert_eq!(go_commit.args[0], b"CommitChaincodeDefinition");
     assert_eq!(go_commit.public_writes.len(), 5, "metadata and four fields");
     let weft = replay(&org1, &ledger, &go_commit);
@@ -255,6 +284,19 @@ fn upstream_go_lifecycle_writes_what_weft_writes() {
         weft.public_writes.len()
     );
     replay(&org2, &ledger, &go_commit);
+    commit(&mut ledger, weft);
+
+    let go_next = go_tx(&network, 5);
+    assert!(
+        go_next.lscc_reads.is_empty(),
+        "a defined chaincode is not looked up in lscc"
+    );
+    assert!(
+        go_next
+            .public_reads
+            .contains("namespaces/fields/refcc/Collections")
+    );
+    replay(&org1, &ledger, &go_next);
 
     // The definition Go committed, read back by the lookup the endorser and committer use.
     let public: BTreeMap<String, Vec<u8>> = go_commit
