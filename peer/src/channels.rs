@@ -6,20 +6,17 @@
 //! A [`PeerChannel`] is loaded on first use (its config bundle is parsed from the last config
 //! block) and costs no thread or timer: readers and the block puller share it through an
 //! `Arc`. Joining goes through [`ChannelManager::join`] (cscc `JoinChain`), which stores the
-//! genesis block and hands the new channel to whoever registered with
+//! genesis block through the commit service and hands the new channel to whoever registered with
 //! [`ChannelManager::on_join`] (the node starts pulling its blocks).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use fabric_protos::common::{
-    Block, BlockMetadataIndex, ChannelHeader, Envelope, HeaderType, Payload,
-};
-use fabric_protos::protos::TxValidationCode;
-use prost::Message;
+use fabric_protos::common::Block;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_ledger::BlockStore;
 
+use crate::commit::CommitService;
 use crate::error::{PeerError, Result};
 
 /// Called with each newly joined channel.
@@ -28,6 +25,7 @@ pub type JoinHook = Box<dyn Fn(Arc<PeerChannel>) + Send + Sync>;
 /// All channels of the peer.
 pub struct ChannelManager {
     store: BlockStore,
+    committer: CommitService,
     loaded: Mutex<HashMap<String, Arc<PeerChannel>>>,
     /// Serializes joins so that two JoinChain calls for one channel cannot both store a genesis
     /// block.
@@ -36,9 +34,10 @@ pub struct ChannelManager {
 }
 
 impl ChannelManager {
-    pub fn new(store: BlockStore) -> Self {
+    pub fn new(store: BlockStore, committer: CommitService) -> Self {
         Self {
             store,
+            committer,
             loaded: Mutex::new(HashMap::new()),
             joining: Mutex::new(()),
             join_hook: Mutex::new(None),
@@ -91,8 +90,8 @@ impl ChannelManager {
 
     /// Joins the channel whose genesis block this is (cscc `JoinChain`): the block must be a
     /// valid config block numbered 0 of a channel not joined yet.
-    pub fn join(&self, genesis_bytes: Vec<u8>) -> Result<Arc<PeerChannel>> {
-        let mut block = weft_protoutil::decode::<Block>("Block", &genesis_bytes).map_err(|e| {
+    pub fn join(&self, genesis_bytes: &[u8]) -> Result<Arc<PeerChannel>> {
+        let block = weft_protoutil::decode::<Block>("Block", genesis_bytes).map_err(|e| {
             PeerError::BadRequest(format!("Failed to reconstruct the genesis block, {e}"))
         })?;
         let number = block.header.as_ref().map(|h| h.number);
@@ -119,15 +118,19 @@ impl ChannelManager {
             if ledger.height()? > 0 {
                 return Err(PeerError::AlreadyJoined(id));
             }
-            // As Fabric's cscc: a genesis block without a transactions filter is stored with
-            // every transaction marked VALID.
-            let stored = if mark_all_valid(&mut block) {
-                block.encode_to_vec()
-            } else {
-                genesis_bytes
-            };
-            ledger.append_bytes(stored)?;
-            let channel = Arc::new(PeerChannel::with_bundle(ledger, bundle));
+            // The committer stores the block as Fabric's cscc does (every transaction marked
+            // VALID) and sets up the channel's state.
+            let bundle =
+                self.committer
+                    .join_blocking(block)
+                    .map_err(|reason| PeerError::Channel {
+                        channel: id.clone(),
+                        reason,
+                    })?;
+            let channel = Arc::new(PeerChannel {
+                ledger,
+                bundle: RwLock::new(bundle),
+            });
             self.loaded
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -205,128 +208,8 @@ impl PeerChannel {
         Ok(self.ledger.height()?)
     }
 
-    /// Stores a verified block (its bytes as received) and, for a config block, makes its
-    /// config current.
-    pub fn append(&self, block: &Block, bytes: Vec<u8>) -> Result<()> {
-        let next_bundle = if is_config_block(block) {
-            Some(
-                ChannelBundle::from_config_block(block, BundleSources::weft()).map_err(
-                    |source| PeerError::ChannelConfig {
-                        channel: self.id().to_owned(),
-                        source,
-                    },
-                )?,
-            )
-        } else {
-            None
-        };
-        self.ledger.append_bytes(bytes)?;
-        if let Some(bundle) = next_bundle {
-            tracing::info!(channel = %self.id(), sequence = bundle.sequence(), "channel config updated");
-            *self.bundle.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(bundle);
-        }
-        Ok(())
-    }
-}
-
-/// Fills an empty TRANSACTIONS_FILTER with VALID (0) for every transaction; returns whether the
-/// block changed.
-fn mark_all_valid(block: &mut Block) -> bool {
-    let count = block.data.as_ref().map_or(0, |d| d.data.len());
-    let metadata = block.metadata.get_or_insert_with(Default::default);
-    let slot = BlockMetadataIndex::TransactionsFilter as usize;
-    if metadata.metadata.get(slot).is_some_and(|f| !f.is_empty()) {
-        return false;
-    }
-    if metadata.metadata.len() <= slot {
-        metadata.metadata.resize(slot + 1, Vec::new());
-    }
-    metadata.metadata[slot] = vec![TxValidationCode::Valid as u8; count];
-    true
-}
-
-/// Whether the block carries one CONFIG envelope (a config block).
-pub fn is_config_block(block: &Block) -> bool {
-    let Some(data) = block.data.as_ref() else {
-        return false;
-    };
-    if data.data.len() != 1 {
-        return false;
-    }
-    envelope_header_type(&data.data[0]) == Some(HeaderType::Config as i32)
-}
-
-fn envelope_header_type(envelope_bytes: &[u8]) -> Option<i32> {
-    let envelope = Envelope::decode(envelope_bytes).ok()?;
-    let payload = Payload::decode(envelope.payload.as_slice()).ok()?;
-    let header = ChannelHeader::decode(payload.header?.channel_header.as_slice()).ok()?;
-    Some(header.r#type)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use fabric_protos::common::{BlockData, BlockMetadata, Header};
-
-    fn envelope(header_type: HeaderType) -> Vec<u8> {
-        let channel_header = ChannelHeader {
-            r#type: header_type as i32,
-            ..Default::default()
-        };
-        Envelope {
-            payload: Payload {
-                header: Some(Header {
-                    channel_header: channel_header.encode_to_vec(),
-                    signature_header: Vec::new(),
-                }),
-                data: Vec::new(),
-            }
-            .encode_to_vec(),
-            signature: Vec::new(),
-        }
-        .encode_to_vec()
-    }
-
-    fn block_of(data: Vec<Vec<u8>>, metadata: Vec<Vec<u8>>) -> Block {
-        Block {
-            header: None,
-            data: Some(BlockData { data }),
-            metadata: Some(BlockMetadata { metadata }),
-        }
-    }
-
-    #[test]
-    fn config_blocks_hold_exactly_one_config_envelope() {
-        assert!(is_config_block(&block_of(
-            vec![envelope(HeaderType::Config)],
-            vec![]
-        )));
-        assert!(!is_config_block(&block_of(
-            vec![envelope(HeaderType::EndorserTransaction)],
-            vec![]
-        )));
-        assert!(!is_config_block(&block_of(
-            vec![envelope(HeaderType::Config), envelope(HeaderType::Config)],
-            vec![]
-        )));
-        assert!(!is_config_block(&block_of(vec![vec![0xff]], vec![])));
-    }
-
-    // Fabric's cscc JoinChain: an empty TRANSACTIONS_FILTER becomes all VALID, an existing one
-    // is kept, a short metadata list is extended.
-    #[test]
-    fn genesis_filter_is_filled_with_valid() {
-        let mut block = block_of(vec![envelope(HeaderType::Config)], vec![vec![], vec![]]);
-        assert!(mark_all_valid(&mut block));
-        let metadata = &block.metadata.as_ref().unwrap().metadata;
-        assert_eq!(metadata.len(), 3);
-        assert_eq!(metadata[2], vec![TxValidationCode::Valid as u8]);
-
-        let mut marked = block_of(
-            vec![envelope(HeaderType::Config)],
-            vec![vec![], vec![], vec![9]],
-        );
-        assert!(!mark_all_valid(&mut marked));
-        assert_eq!(marked.metadata.unwrap().metadata[2], vec![9]);
+    /// Makes `bundle` the channel's config (after the committer applied a config block).
+    pub fn set_bundle(&self, bundle: Arc<ChannelBundle>) {
+        *self.bundle.write().unwrap_or_else(PoisonError::into_inner) = bundle;
     }
 }

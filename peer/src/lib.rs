@@ -5,7 +5,10 @@
 //! - [`scc`]: the system chaincodes `cscc` (join, list, channel config) and `qscc` (ledger
 //!   queries) as [`weft_chaincode_api::Chaincode`] implementations.
 //! - [`blocks`]: pulling each channel's blocks from its orderers (endpoints and TLS roots from
-//!   the channel config, failover, bounded backoff) and verifying them before commit.
+//!   the channel config, failover, bounded backoff).
+//! - [`commit`]: the commit thread that owns every channel's `weft-committer` ledger
+//!   (verification, validation, TRANSACTIONS_FILTER, COMMIT_HASH, state and history);
+//!   [`definitions`] gives it the chaincode definitions from `_lifecycle`.
 //! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
 //!   endpoint.
 //! - [`proposal`]: the ACL checks of the peer's own services.
@@ -16,6 +19,8 @@
 
 pub mod blocks;
 pub mod channels;
+pub mod commit;
+pub mod definitions;
 mod error;
 pub mod node;
 pub mod proposal;

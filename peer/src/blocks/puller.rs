@@ -25,8 +25,8 @@ use weft_comm::{ClientConfig, ClientTlsConfig, MessageLimits};
 use weft_msp::SigningIdentity;
 
 use super::endpoints::{OrdererEndpoint, orderer_endpoints};
-use super::verify::BlockVerifier;
 use crate::channels::PeerChannel;
+use crate::commit::{CommitReply, CommitService};
 
 /// First wait after a failed attempt.
 pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
@@ -53,19 +53,19 @@ pub struct PullerSettings {
 /// Starts and owns the pullers of all channels.
 pub struct BlockPuller {
     settings: PullerSettings,
-    verifier: Arc<dyn BlockVerifier>,
+    committer: CommitService,
     runtime: tokio::runtime::Handle,
 }
 
 impl BlockPuller {
     pub fn new(
         settings: PullerSettings,
-        verifier: Arc<dyn BlockVerifier>,
+        committer: CommitService,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
             settings,
-            verifier,
+            committer,
             runtime,
         }
     }
@@ -74,7 +74,7 @@ impl BlockPuller {
     pub fn start(&self, channel: Arc<PeerChannel>) {
         let task = ChannelPuller {
             settings: self.settings.clone(),
-            verifier: self.verifier.clone(),
+            committer: self.committer.clone(),
             channel,
         };
         self.runtime.spawn(task.run());
@@ -83,7 +83,7 @@ impl BlockPuller {
 
 struct ChannelPuller {
     settings: PullerSettings,
-    verifier: Arc<dyn BlockVerifier>,
+    committer: CommitService,
     channel: Arc<PeerChannel>,
 }
 
@@ -200,23 +200,21 @@ impl ChannelPuller {
         }
     }
 
-    /// Verifies and stores one block.
+    /// Verifies, validates and commits one block.
     async fn commit(&self, block: fabric_protos::common::Block) -> Result<(), String> {
-        let channel = self.channel.clone();
-        let verifier = self.verifier.clone();
-        tokio::task::spawn_blocking(move || {
-            let height = channel.height().map_err(|e| e.to_string())?;
-            verifier
-                .verify(&channel.bundle(), height, &block)
-                .map_err(|e| format!("block verification failed: {e}"))?;
-            let bytes = block.encode_to_vec();
-            channel.append(&block, bytes).map_err(|e| e.to_string())?;
-            let transactions = block.data.as_ref().map_or(0, |d| d.data.len());
-            tracing::info!(channel = %channel.id(), number = height, transactions, "committed block");
-            Ok(())
-        })
-        .await
-        .map_err(|e| format!("commit task failed: {e}"))?
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        match self.committer.commit(self.channel.id(), block).await {
+            CommitReply::Committed {
+                bundle,
+                transactions,
+            } => {
+                self.channel.set_bundle(bundle);
+                tracing::info!(channel = %self.channel.id(), number, transactions, "committed block");
+                Ok(())
+            }
+            CommitReply::Refused(reason) => Err(format!("block {number} refused: {reason}")),
+            CommitReply::Failed(reason) => Err(format!("block {number} not committed: {reason}")),
+        }
     }
 
     /// The signed request for blocks `start..` (Fabric's `seekHelper` in the blocks provider).

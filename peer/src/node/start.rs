@@ -17,9 +17,9 @@ use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::operations::{LogSpec, Metrics, Operations, serve_operations};
 
 use crate::blocks::puller::BACKOFF_MAX_DEFAULT;
-use crate::blocks::verify::SignatureVerifier;
 use crate::blocks::{BlockPuller, PullerSettings};
 use crate::channels::ChannelManager;
+use crate::commit::CommitService;
 use crate::node::deliver::DeliverService;
 use crate::node::endorser::EndorserService;
 use crate::scc::{Cscc, Qscc};
@@ -55,21 +55,21 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         .ok_or("peer.mspConfigPath has no signing identity (signcerts and keystore)")?;
     let local_msp: Arc<dyn IdentityDeserializer> = Arc::new(msp);
 
-    let store_dir = config.file_system_path.join(LEDGER_DIR).join("blocks");
-    let store = {
-        let dir = store_dir.clone();
+    let ledger_dir = config.file_system_path.join(LEDGER_DIR);
+    let (committer, store) = {
+        let dir = ledger_dir.clone();
         tokio::task::spawn_blocking(move || {
-            weft_ledger::BlockStore::open(&dir, weft_ledger::StoreOptions::default())
+            CommitService::start(&dir, weft_ledger::StoreOptions::default())
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("peer.fileSystemPath {}: {e}", store_dir.display()))?
+        .map_err(|e| format!("peer.fileSystemPath: {e}"))?
     };
-    let channels = Arc::new(ChannelManager::new(store));
+    let channels = Arc::new(ChannelManager::new(store, committer.clone()));
 
     let puller = Arc::new(BlockPuller::new(
         puller_settings(&config, signer.clone())?,
-        Arc::new(SignatureVerifier),
+        committer,
         tokio::runtime::Handle::current(),
     ));
     resume_channels(&channels, &puller).await?;

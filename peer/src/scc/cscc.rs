@@ -68,7 +68,7 @@ impl Cscc {
         if let Err(e) = self.check_local(stub, LocalRole::Admin) {
             return Response::error(format!("access denied for [JoinChain]: [{e}]"));
         }
-        match self.channels.join(block.to_vec()) {
+        match self.channels.join(block) {
             Ok(_) => Response::success(Vec::new()),
             Err(e) => Response::error(format!("\"JoinChain\" request failed: {e}")),
         }

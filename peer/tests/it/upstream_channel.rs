@@ -2,7 +2,7 @@
 //! the same org: upstream `peer channel join`, `list`, `getinfo` and `fetch` against the Weft
 //! peer, and the Weft peer pulls the very blocks the Go peer commits.
 
-use fabric_protos::common::Block;
+use fabric_protos::common::{Block, BlockMetadataIndex};
 use prost::Message;
 use weft_interop_tests::Network;
 
@@ -72,22 +72,30 @@ fn upstream_cli_joins_lists_queries_and_fetches_from_a_weft_peer() {
     assert_eq!(weft_info["currentBlockHash"], go_info["currentBlockHash"]);
     assert_eq!(weft_info["previousBlockHash"], go_info["previousBlockHash"]);
 
+    // The same blocks, metadata included: orderer signatures, the TRANSACTIONS_FILTER the
+    // Weft committer wrote and its COMMIT_HASH (from block 1 on) equal the Go peer's.
     for number in 0..3u64 {
         let go = network.fetch_block(GO_PEER, number).unwrap();
         let weft = network.fetch_block(WEFT_PEER, number).unwrap();
         assert_eq!(header_hash(&weft), header_hash(&go), "block {number}");
-        assert_eq!(weft.data, go.data, "block {number}");
+        let (go_metadata, weft_metadata) =
+            (go.metadata.clone().unwrap(), weft.metadata.clone().unwrap());
         assert_eq!(
-            weft.metadata.as_ref().unwrap().metadata[0],
-            go.metadata.as_ref().unwrap().metadata[0],
-            "orderer signatures of block {number}"
+            weft_metadata.metadata[BlockMetadataIndex::TransactionsFilter as usize],
+            go_metadata.metadata[BlockMetadataIndex::TransactionsFilter as usize],
+            "TRANSACTIONS_FILTER of block {number}"
         );
+        assert_eq!(
+            weft_metadata
+                .metadata
+                .get(BlockMetadataIndex::CommitHash as usize),
+            go_metadata
+                .metadata
+                .get(BlockMetadataIndex::CommitHash as usize),
+            "COMMIT_HASH of block {number}"
+        );
+        assert_eq!(weft, go, "block {number}");
     }
-    // The genesis block is stored as a Go peer stores it (TRANSACTIONS_FILTER filled in).
-    assert_eq!(
-        network.fetch_block(WEFT_PEER, 0).unwrap(),
-        network.fetch_block(GO_PEER, 0).unwrap()
-    );
 
     let newest = fetch(&network, WEFT_PEER, "newest");
     assert_eq!(newest.header.as_ref().unwrap().number, 2);

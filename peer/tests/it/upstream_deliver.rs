@@ -33,12 +33,12 @@ enum Api {
 }
 
 /// What a peer answered: per block its number and header hash (0s for filtered blocks),
-/// filtered transactions as (txid, type), and the final status (`None` if the stream ended
+/// filtered transactions as (txid, type, validation code), and the final status (`None` if the stream ended
 /// without one).
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
     blocks: Vec<(u64, [u8; 32])>,
-    filtered: Vec<Vec<(String, i32)>>,
+    filtered: Vec<Vec<(String, i32, i32)>>,
     status: Option<i32>,
 }
 
@@ -69,7 +69,7 @@ fn push_filtered(outcome: &mut Outcome, filtered: &FilteredBlock) {
         filtered
             .filtered_transactions
             .iter()
-            .map(|t| (t.txid.clone(), t.r#type))
+            .map(|t| (t.txid.clone(), t.r#type, t.tx_validation_code))
             .collect(),
     );
 }
