@@ -150,7 +150,7 @@ pub fn descriptor(
 }
 
 /// Whether the peer has every chaincode of the interest at its defined version.
-fn has_chaincodes(peer: &PeerInfo, definitions: &[ChaincodeDefinition]) -> bool {
+pub(crate) fn has_chaincodes(peer: &PeerInfo, definitions: &[ChaincodeDefinition]) -> bool {
     definitions.iter().all(|def| {
         let version = def.sequence.to_string();
         peer.chaincodes
@@ -228,7 +228,7 @@ fn collection(
 
 /// Peers that may read the collections the interest reads: each must satisfy some
 /// principal of every such collection's member policy.
-fn authorized_for_collections(
+pub(crate) fn authorized_for_collections(
     config: &dyn ChannelConfigSource,
     peer: &PeerInfo,
     interest: &ChaincodeInterest,

@@ -20,7 +20,7 @@ use weft_policy::SignedData;
 
 use crate::api::{PeerInfo, PeerSupport};
 use crate::channel::config_result;
-use crate::descriptor::descriptor;
+use crate::descriptor::{authorized_for_collections, descriptor, has_chaincodes};
 use crate::membership::discovery_peer;
 
 /// Most queries answered in one request.
@@ -174,15 +174,18 @@ impl DiscoveryService {
         Self::by_org(&self.support.local_peers(), "", false)
     }
 
-    /// The channel's peers, optionally only those with every chaincode of `filter`
-    /// installed at its defined version.
+    /// The channel's peers; with a `filter`, only those with every chaincode of it
+    /// installed at its defined version and allowed to read the collections it reads.
     fn channel_peers(&self, channel: &str, filter: Option<&ChaincodeInterest>) -> QueryResult {
         let mut peers = self.support.channel_peers(channel);
         if let Some(interest) = filter.filter(|i| !i.chaincodes.is_empty()) {
-            let mut versions = Vec::new();
+            let Some(config) = self.support.channel_config(channel) else {
+                return error_result("access denied");
+            };
+            let mut definitions = Vec::new();
             for call in &interest.chaincodes {
                 match self.support.chaincode(channel, &call.name) {
-                    Some(def) => versions.push((def.name, def.sequence.to_string())),
+                    Some(def) => definitions.push(def),
                     None => {
                         return error_result(format!(
                             "No metadata was found for chaincode {} in channel {channel}",
@@ -192,11 +195,8 @@ impl DiscoveryService {
                 }
             }
             peers.retain(|p| {
-                versions.iter().all(|(name, version)| {
-                    p.chaincodes
-                        .iter()
-                        .any(|c| &c.name == name && &c.version == version)
-                })
+                has_chaincodes(p, &definitions)
+                    && authorized_for_collections(config.as_ref(), p, interest, &definitions)
             });
         }
         Self::by_org(&peers, channel, true)

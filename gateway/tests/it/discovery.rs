@@ -286,3 +286,33 @@ fn garbage_requests_are_rejected() {
         assert_eq!(err.code(), Code::Unknown);
     }
 }
+
+/// A membership query filtered by a chaincode keeps only peers running its defined version.
+#[test]
+fn membership_filter_keeps_peers_with_the_chaincode() {
+    let mut builder = NetBuilder::new(signature_app_policy(out_of_orgs(1, &["Org1MSP"]))).peer(
+        "Org2MSP",
+        "peer0.org2:9051",
+        7,
+        Behaviour::Endorse("r"),
+    );
+    builder.peers[1].0.chaincodes[0].version = "0".into();
+    let net = builder.build();
+    let service = DiscoveryService::new(net.support.clone(), false);
+    let filter = ChaincodeInterest {
+        chaincodes: vec![ChaincodeCall {
+            name: CC.into(),
+            ..Default::default()
+        }],
+    };
+    let query = channel_query(query::Query::PeerQuery(PeerMembershipQuery {
+        filter: Some(filter),
+    }));
+    let response = service
+        .discover(&signed(vec![query], GOOD_SIGNATURE, b""), None)
+        .unwrap();
+    let Some(query_result::Result::Members(m)) = &response.results[0].result else {
+        panic!()
+    };
+    assert_eq!(m.peers_by_org.keys().collect::<Vec<_>>(), vec!["Org1MSP"]);
+}
