@@ -9,6 +9,8 @@
 //!   transactions, MVCC and phantom reads); signature checks run on all cores.
 //! - [`ChannelLedger`]: a channel's block store chain, state, history and config; commit and
 //!   crash recovery; queries; commit notifications ([`CommitEvents`]).
+//! - [`Committer`]: every channel ledger of a peer behind one `Send + Sync` handle, with a
+//!   committer thread owning the single-threaded stores; the peer node's entry point.
 //! - [`commit_stream`]: verification and stateless checks of block N+1 overlapping the commit
 //!   of block N.
 //! - [`DefinitionSource`]: how validation reads chaincode definitions (implemented over
@@ -21,6 +23,7 @@ mod error;
 mod events;
 pub mod parallel;
 mod pipeline;
+mod service;
 pub mod txcheck;
 pub mod validator;
 pub mod verify;
@@ -33,5 +36,6 @@ pub use definitions::{
 pub use error::{CommitError, VerifyError};
 pub use events::{COMMIT_EVENTS_QUEUE_MAX, CommitEvents, CommittedBlock, CommittedTx};
 pub use pipeline::{PIPELINE_DEPTH_BLOCKS, commit_stream};
+pub use service::{COMMITTER_QUEUE_MAX, ChannelView, Committer};
 pub use validator::{PreparedBlock, prepare_block};
 pub use verify::{ChainTip, decode_block, verify_block};

@@ -2,6 +2,7 @@
 
 mod fixture;
 mod recovery;
+mod service;
 mod validation;
 mod verification;
 
