@@ -1,8 +1,14 @@
 //! The channels this node serves (Fabric's `multichannel.Registrar` without a system channel):
-//! join with a genesis block, list, inspect, remove, and restore on restart from the ledger.
+//! join, list, inspect, remove, and restore on restart from the ledger.
+//!
+//! Joining with a genesis block starts the channel at once. Joining with a later config block
+//! (a channel that already has blocks) is Fabric's onboarding: the channel reports status
+//! "onboarding" while the blocks below the join block are pulled from the channel's other
+//! orderers (hash-linked to the join block, which the administrator vouches for), then
+//! "active" once they and the join block are written and consensus starts.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use fabric_protos::common::Block;
 use weft_channelconfig::{BundleSources, ChannelBundle, Consensus};
@@ -10,6 +16,7 @@ use weft_ledger::BlockStore;
 
 use super::chain::{Chain, SequencerContext, start_chain};
 use super::cluster::{ChannelMembers, Cluster};
+use super::puller::{self, BlockPuller};
 
 /// How this node relates to a channel, as osnadmin reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +50,20 @@ pub struct Registrar {
     /// DER of this node's TLS certificate (`General.TLS.Certificate`), which identifies it
     /// among a channel's etcdraft consenters.
     tls_cert_der: Option<Vec<u8>>,
-    chains: RwLock<BTreeMap<String, Arc<Chain>>>,
+    chains: Arc<RwLock<BTreeMap<String, Arc<Chain>>>>,
+    /// Channels joined with a later config block, while their earlier blocks are pulled.
+    onboarding: Arc<Mutex<BTreeMap<String, Onboarding>>>,
     /// Where channel consenter sets are published for the cluster transport, if any.
     cluster: Option<Arc<Cluster>>,
+}
+
+/// The state of a channel being onboarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Onboarding {
+    Pulling,
+    /// Pulling or checking the blocks failed; the reason is in the log. Remove the channel
+    /// and join again.
+    Failed,
 }
 
 impl Registrar {
@@ -64,7 +82,8 @@ impl Registrar {
             store,
             context,
             tls_cert_der,
-            chains: RwLock::new(BTreeMap::new()),
+            chains: Arc::new(RwLock::new(BTreeMap::new())),
+            onboarding: Arc::new(Mutex::new(BTreeMap::new())),
             cluster: None,
         })
     }
@@ -77,11 +96,11 @@ impl Registrar {
     }
 
     fn publish_members(&self, bundle: &ChannelBundle) {
-        if let (Some(cluster), Some(ours)) = (&self.cluster, self.tls_cert_der.as_deref())
-            && let Some(members) = ChannelMembers::from_bundle(bundle, ours)
-        {
-            cluster.set_channel(bundle.channel_id(), members);
-        }
+        publish_members(
+            self.cluster.as_deref(),
+            self.tls_cert_der.as_deref(),
+            bundle,
+        );
     }
 
     /// Serves again every channel found in the ledger (at node start).
@@ -128,11 +147,39 @@ impl Registrar {
     }
 
     pub fn channel_ids(&self) -> Vec<String> {
-        self.read_chains().keys().cloned().collect()
+        let mut ids: Vec<String> = self.read_chains().keys().cloned().collect();
+        ids.extend(self.lock_onboarding().keys().cloned());
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn lock_onboarding(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Onboarding>> {
+        self.onboarding.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn info(&self, id: &str) -> Result<ChannelInfo, RegistrarError> {
-        let chain = self.chain(id).ok_or(RegistrarError::ChannelNotExist)?;
+        let Some(chain) = self.chain(id) else {
+            let state = self
+                .lock_onboarding()
+                .get(id)
+                .cloned()
+                .ok_or(RegistrarError::ChannelNotExist)?;
+            let height = self
+                .store
+                .channel(id)
+                .and_then(|ledger| ledger.height())
+                .map_err(|e| RegistrarError::Internal(e.to_string()))?;
+            return Ok(ChannelInfo {
+                name: id.to_string(),
+                consensus_relation: "consenter",
+                status: match state {
+                    Onboarding::Pulling => "onboarding",
+                    Onboarding::Failed => "failed",
+                },
+                height,
+            });
+        };
         let height = chain
             .ledger()
             .height()
@@ -153,13 +200,10 @@ impl Registrar {
     pub fn join(&self, block: &Block) -> Result<ChannelInfo, RegistrarError> {
         let bundle = validate_join_block(block)?;
         let id = bundle.channel_id().to_string();
-        if self.chain(&id).is_some() {
+        if self.chain(&id).is_some() || self.lock_onboarding().contains_key(&id) {
             return Err(RegistrarError::ChannelAlreadyExists);
         }
         let number = block.header.as_ref().map_or(0, |h| h.number);
-        if number != 0 {
-            return Err(RegistrarError::FollowerUnsupported);
-        }
         if !self.is_consenter(&bundle) {
             return Err(RegistrarError::FollowerUnsupported);
         }
@@ -173,6 +217,9 @@ impl Registrar {
         if height > 0 {
             return Err(RegistrarError::ChannelAlreadyExists);
         }
+        if number > 0 {
+            return self.start_onboarding(ledger, block.clone(), bundle);
+        }
         ledger
             .append(block)
             .map_err(|e| RegistrarError::BadJoinBlock(e.to_string()))?;
@@ -183,8 +230,52 @@ impl Registrar {
         self.info(&id)
     }
 
+    /// Answers the join at once with status "onboarding" and pulls the blocks below the join
+    /// block in the background.
+    fn start_onboarding(
+        &self,
+        ledger: weft_ledger::Channel,
+        join_block: Block,
+        bundle: ChannelBundle,
+    ) -> Result<ChannelInfo, RegistrarError> {
+        let Some(puller) = self.context.puller.clone() else {
+            return Err(RegistrarError::BadJoinBlock(
+                "joining with a config block above 0 needs a block puller; this node has none"
+                    .into(),
+            ));
+        };
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| RegistrarError::Internal(format!("no runtime to onboard in: {e}")))?;
+        let id = bundle.channel_id().to_string();
+        self.lock_onboarding()
+            .insert(id.clone(), Onboarding::Pulling);
+        let task = OnboardingTask {
+            id: id.clone(),
+            ledger,
+            join_block,
+            bundle,
+            puller,
+            context: self.context.clone(),
+            cluster: self.cluster.clone(),
+            tls_cert_der: self.tls_cert_der.clone(),
+            chains: self.chains.clone(),
+            onboarding: self.onboarding.clone(),
+        };
+        // Answered before the task can finish, so the caller sees the onboarding state.
+        let info = self.info(&id);
+        runtime.spawn(task.run());
+        info
+    }
+
     /// Stops serving a channel and deletes its ledger (blocking).
     pub fn remove(&self, id: &str) -> Result<(), RegistrarError> {
+        if self.chain(id).is_none() && self.lock_onboarding().get(id) == Some(&Onboarding::Failed) {
+            self.lock_onboarding().remove(id);
+            return self
+                .store
+                .remove_channel(id)
+                .map_err(|e| RegistrarError::Internal(e.to_string()));
+        }
         let chain = self
             .write_chains()
             .remove(id)
@@ -209,6 +300,125 @@ impl Registrar {
             pem_to_der(&c.server_tls_cert).as_deref() == Some(ours)
                 || pem_to_der(&c.client_tls_cert).as_deref() == Some(ours)
         })
+    }
+}
+
+/// Publishes the consenters of `bundle` to `cluster` when this node (`ours`) is one of them.
+fn publish_members(cluster: Option<&Cluster>, ours: Option<&[u8]>, bundle: &ChannelBundle) {
+    if let (Some(cluster), Some(ours)) = (cluster, ours)
+        && let Some(members) = ChannelMembers::from_bundle(bundle, ours)
+    {
+        cluster.set_channel(bundle.channel_id(), members);
+    }
+}
+
+/// Everything the background onboarding of one channel needs.
+struct OnboardingTask {
+    id: String,
+    ledger: weft_ledger::Channel,
+    join_block: Block,
+    bundle: ChannelBundle,
+    puller: Arc<BlockPuller>,
+    context: SequencerContext,
+    cluster: Option<Arc<Cluster>>,
+    tls_cert_der: Option<Vec<u8>>,
+    chains: Arc<RwLock<BTreeMap<String, Arc<Chain>>>>,
+    onboarding: Arc<Mutex<BTreeMap<String, Onboarding>>>,
+}
+
+impl OnboardingTask {
+    async fn run(self) {
+        let state = match self.onboard().await {
+            Ok(chain) => {
+                self.chains
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(self.id.clone(), chain);
+                tracing::info!(channel = %self.id, "onboarding done: the channel is active");
+                None
+            }
+            Err(e) => {
+                tracing::error!(channel = %self.id, error = %e, "onboarding failed; remove the channel and join again");
+                Some(Onboarding::Failed)
+            }
+        };
+        let mut onboarding = self.onboarding.lock().unwrap_or_else(|p| p.into_inner());
+        match state {
+            None => onboarding.remove(&self.id),
+            Some(failed) => onboarding.insert(self.id.clone(), failed),
+        };
+    }
+
+    /// Pulls blocks `0..join` into the ledger, checks they lead to the join block, writes it
+    /// and starts the channel.
+    async fn onboard(&self) -> Result<Arc<Chain>, String> {
+        let join_number = self.join_block.header.as_ref().map_or(0, |h| h.number);
+        let sources = puller::sources(&self.bundle);
+        tracing::info!(channel = %self.id, blocks = join_number, "onboarding: pulling blocks from other orderers");
+        let mut previous: Option<Block> = None;
+        let mut next = 0;
+        while next < join_number {
+            let blocks = self
+                .puller
+                .pull_window(&self.id, &sources, next, join_number - 1)
+                .await
+                .map_err(|e| e.to_string())?;
+            for block in blocks {
+                self.check_link(previous.as_ref(), &block)?;
+                self.append(&block).await?;
+                previous = Some(block);
+                next += 1;
+            }
+        }
+        // The join block vouches for everything below it through its previous hash.
+        self.check_link(previous.as_ref(), &self.join_block)?;
+        self.append(&self.join_block).await?;
+        publish_members(
+            self.cluster.as_deref(),
+            self.tls_cert_der.as_deref(),
+            &self.bundle,
+        );
+        start_chain(
+            self.ledger.clone(),
+            &self.join_block,
+            self.bundle.clone(),
+            self.context.clone(),
+        )
+    }
+
+    /// `block` follows `previous` (number, previous hash) and its data matches its header.
+    fn check_link(&self, previous: Option<&Block>, block: &Block) -> Result<(), String> {
+        let header = block
+            .header
+            .as_ref()
+            .ok_or("a pulled block has no header")?;
+        let (number, hash) = match previous.and_then(|p| p.header.as_ref()) {
+            Some(p) => (p.number + 1, weft_protoutil::block_header_hash(p).to_vec()),
+            None => (0, Vec::new()),
+        };
+        if header.number != number {
+            return Err(format!("expected block {number}, got {}", header.number));
+        }
+        if number > 0 && header.previous_hash != hash {
+            return Err(format!(
+                "block {number} does not link to block {}: the orderers served another chain than the join block's",
+                number - 1
+            ));
+        }
+        let data = block.data.as_ref().ok_or("a pulled block has no data")?;
+        if header.data_hash != weft_protoutil::block_data_hash(data) {
+            return Err(format!("block {number}: data hash does not match its data"));
+        }
+        Ok(())
+    }
+
+    async fn append(&self, block: &Block) -> Result<(), String> {
+        let ledger = self.ledger.clone();
+        let block = block.clone();
+        tokio::task::spawn_blocking(move || ledger.append(&block))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -449,3 +449,124 @@ fn signed_envelope(
     let signature = signer.sign(&payload).unwrap();
     Envelope { payload, signature }
 }
+
+/// The Org1 peer whose CLI settings the `peer` commands below borrow (they only talk to
+/// orderers).
+const CLI_PEER: &str = "peer0.org1.example.com";
+const ORDERER_MSP: &str = "OrdererMSP";
+
+impl Cluster {
+    /// Runs the upstream `peer` CLI as the orderer org admin against `orderer`.
+    fn peer_cli_to(&self, orderer: &OrdererNode, args: &[&str]) {
+        let admin = self.network.admin_of(ORDERER_MSP).unwrap();
+        let address = orderer.listen.to_string();
+        let ca = orderer.tls_ca().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-o", &address, "--tls", "--cafile", &ca]);
+        let mut command = self.network.peer_cli_command(CLI_PEER, &all).unwrap();
+        command
+            .env("CORE_PEER_LOCALMSPID", &admin.msp_id)
+            .env("CORE_PEER_MSPCONFIGPATH", admin.crypto_dir.join("msp"))
+            .env("CORE_PEER_TLS_CLIENTCERT_FILE", admin.tls_cert())
+            .env("CORE_PEER_TLS_CLIENTKEY_FILE", admin.tls_key());
+        weft_interop_tests::process::run_bounded(command, weft_interop_tests::CLI_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn configtxlator(&self, args: &[&str]) {
+        let mut command = clean_command(&self.network.toolchain().bin("configtxlator"));
+        command.args(args).current_dir(self.network.work_dir());
+        weft_interop_tests::process::run_bounded(command, weft_interop_tests::TOOL_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.network.work_dir().join(name).display().to_string()
+    }
+
+    /// `peer channel fetch config` from `orderer`: the channel's latest config block, saved
+    /// as `<name>.pb`; returns its path.
+    pub fn fetch_config_block(&self, orderer: &OrdererNode, name: &str) -> std::path::PathBuf {
+        let path = self.file(&format!("{name}.pb"));
+        self.peer_cli_to(
+            orderer,
+            &["channel", "fetch", "config", &path, "-c", &self.channel],
+        );
+        path.into()
+    }
+
+    /// A config update made as Fabric operators make one: fetch the config block from
+    /// `orderer`, decode it with upstream `configtxlator`, apply `edit` to the `common.Config`
+    /// JSON, `compute_update`, wrap it in a CONFIG_UPDATE envelope and submit it with
+    /// `peer channel update` as the orderer org admin.
+    pub fn update_config(&self, orderer: &OrdererNode, edit: impl FnOnce(&mut serde_json::Value)) {
+        let block = self.fetch_config_block(orderer, "update_base");
+        let block_json = self.file("update_base.json");
+        self.configtxlator(&[
+            "proto_decode",
+            "--input",
+            &block.display().to_string(),
+            "--type",
+            "common.Block",
+            "--output",
+            &block_json,
+        ]);
+        let block: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&block_json).unwrap()).unwrap();
+        let original = block["data"]["data"][0]["payload"]["data"]["config"].clone();
+        let mut edited = original.clone();
+        edit(&mut edited);
+        let encode = |json: &serde_json::Value, name: &str, proto: &str| {
+            let input = self.file(&format!("{name}.json"));
+            let output = self.file(&format!("{name}.pb"));
+            std::fs::write(&input, serde_json::to_vec(json).unwrap()).unwrap();
+            self.configtxlator(&[
+                "proto_encode",
+                "--input",
+                &input,
+                "--type",
+                proto,
+                "--output",
+                &output,
+            ]);
+            output
+        };
+        let original_pb = encode(&original, "update_original", "common.Config");
+        let edited_pb = encode(&edited, "update_edited", "common.Config");
+        let (update_pb, update_json) = (self.file("update.pb"), self.file("update.json"));
+        self.configtxlator(&[
+            "compute_update",
+            "--channel_id",
+            &self.channel,
+            "--original",
+            &original_pb,
+            "--updated",
+            &edited_pb,
+            "--output",
+            &update_pb,
+        ]);
+        self.configtxlator(&[
+            "proto_decode",
+            "--input",
+            &update_pb,
+            "--type",
+            "common.ConfigUpdate",
+            "--output",
+            &update_json,
+        ]);
+        let update: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&update_json).unwrap()).unwrap();
+        // HeaderType CONFIG_UPDATE is 2.
+        let envelope = serde_json::json!({
+            "payload": {
+                "header": { "channel_header": { "channel_id": self.channel, "type": 2 } },
+                "data": { "config_update": update },
+            }
+        });
+        let envelope_pb = encode(&envelope, "update_envelope", "common.Envelope");
+        self.peer_cli_to(
+            orderer,
+            &["channel", "update", "-f", &envelope_pb, "-c", &self.channel],
+        );
+    }
+}

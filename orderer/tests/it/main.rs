@@ -14,4 +14,5 @@ mod upstream_deliver;
 mod upstream_faults;
 mod upstream_hostile;
 mod upstream_node;
+mod upstream_onboarding;
 mod upstream_registrar;
