@@ -123,6 +123,57 @@ pub fn endorsement_target<E: std::fmt::Display>(
     }
 }
 
+/// Fabric's `ChaincodeEndorsementInfoSource.CachedChaincodeInfo`, which the endorser asks before
+/// running a chaincode. Only `namespaces/fields/<name>/Sequence` is read through `simulation`
+/// (so it lands in the transaction's read set, as in Go); the rest comes from `committed` and
+/// `own_hashes`, which play the part of Go's lifecycle cache and must not record reads.
+/// `Ok(None)` when no definition is committed (sequence 0); errors carry Go's messages.
+pub fn chaincode_endorsement_info<E: std::fmt::Display>(
+    simulation: &mut KeyReader<'_, E>,
+    committed: &mut KeyReader<'_, E>,
+    own_hashes: &mut KeyReader<'_, E>,
+    channel_id: &str,
+    name: &str,
+    installed: &[InstalledPackage],
+) -> Result<Option<(ChaincodeDefinition, String)>, LifecycleError> {
+    let current = state::read_int64_field(
+        NAMESPACES_PREFIX,
+        name,
+        "Sequence",
+        &mut Reader { get: simulation },
+    )
+    .map_err(|e| {
+        LifecycleError::rejected(format!(
+            "could not get current sequence for chaincode '{name}' on channel '{channel_id}': {e}"
+        ))
+    })?;
+    if current == 0 {
+        return Ok(None);
+    }
+    let Some(info) = local_chaincode_info(committed, own_hashes, name, installed)? else {
+        return Err(LifecycleError::rejected(format!(
+            "could not get approved chaincode info from cache: unknown chaincode '{name}' for channel '{channel_id}'"
+        )));
+    };
+    if info.definition.sequence != current {
+        return Err(LifecycleError::rejected(format!(
+            "chaincode cache at sequence {} but current sequence is {current}, chaincode definition for '{name}' changed during invoke",
+            info.definition.sequence
+        )));
+    }
+    if !info.approved {
+        return Err(LifecycleError::rejected(format!(
+            "chaincode definition for '{name}' at sequence {current} on channel '{channel_id}' has not yet been approved by this org"
+        )));
+    }
+    match info.package_id {
+        Some(package_id) => Ok(Some((info.definition, package_id))),
+        None => Err(LifecycleError::rejected(format!(
+            "chaincode definition for '{name}' exists, but chaincode is not installed"
+        ))),
+    }
+}
+
 /// A validation plugin and its argument (for `vscc`, a marshalled `ApplicationPolicy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationInfo {

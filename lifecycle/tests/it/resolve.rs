@@ -210,3 +210,50 @@ fn validator_gets_plugin_and_policies() {
             .is_none()
     );
 }
+
+// Fabric: CachedChaincodeInfo reads only the Sequence through the simulator.
+#[test]
+fn endorsement_info_reads_only_the_sequence_through_the_simulation() {
+    let org1 = Peer::new("Org1MSP");
+    let mut ledger = Ledger::default();
+    let ours = format!("basic_1:{}", "1".repeat(64));
+    let packages = [installed(&ours)];
+    let info = |ledger: &Ledger, recorded: &mut Vec<String>| {
+        let mut simulation = |k: &str| -> Result<Option<Vec<u8>>, String> {
+            recorded.push(k.to_owned());
+            Ok(ledger.public.get(k).cloned())
+        };
+        let mut committed =
+            |k: &str| -> Result<Option<Vec<u8>>, String> { Ok(ledger.public.get(k).cloned()) };
+        let mut hashes = |k: &str| -> Result<Option<Vec<u8>>, String> {
+            Ok(ledger.private_hash("_implicit_org_Org1MSP", k))
+        };
+        resolve::chaincode_endorsement_info(
+            &mut simulation,
+            &mut committed,
+            &mut hashes,
+            "mychannel",
+            "basic",
+            &packages,
+        )
+    };
+    let mut recorded = Vec::new();
+    assert!(info(&ledger, &mut recorded).unwrap().is_none());
+    assert_eq!(
+        recorded,
+        vec!["namespaces/fields/basic/Sequence".to_owned()]
+    );
+
+    approve(&org1, &mut ledger, 1, "1.0", &ours);
+    commit_definition(&org1, &mut ledger, 1, "1.0");
+    let mut recorded = Vec::new();
+    let (definition, package_id) = info(&ledger, &mut recorded).unwrap().unwrap();
+    assert_eq!(
+        (definition.version(), package_id.as_str()),
+        ("1.0", ours.as_str())
+    );
+    assert_eq!(
+        recorded,
+        vec!["namespaces/fields/basic/Sequence".to_owned()]
+    );
+}
