@@ -9,3 +9,4 @@ mod upstream_channel;
 mod upstream_crash;
 mod upstream_deliver;
 mod upstream_failover;
+mod upstream_hostile;
