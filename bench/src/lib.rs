@@ -6,6 +6,8 @@ mod error;
 pub mod gateway;
 pub mod load;
 pub mod procstat;
+pub mod report;
+pub mod side_by_side;
 pub mod stats;
 
 pub use error::{BenchError, Result};

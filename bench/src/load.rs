@@ -72,8 +72,31 @@ impl RunResult {
     }
 }
 
-/// Creates `target.assets` assets for the read-modify-write and evaluate workloads.
+/// How long a fresh network may take before its first transaction goes through (Go peers learn
+/// the other orgs' peers through gossip some seconds after joining the channel).
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Creates `target.assets` assets for the read-modify-write and evaluate workloads, after a first
+/// transaction has gone through on every gateway.
 pub async fn prepare_assets(target: &Target) -> Result<(), String> {
+    for (g, gw) in target.gateways.iter().enumerate() {
+        let deadline = Instant::now() + WARM_UP_TIMEOUT;
+        let args = args(&["Create", &format!("{}-warm-up-{g}", target.run_tag), "{}"]);
+        loop {
+            match gw.submit(&target.channel, &target.crud, &args).await {
+                Ok((Outcome::Committed, _)) => break,
+                Ok((Outcome::Invalid(code), _)) => {
+                    return Err(format!(
+                        "the warm-up transaction committed invalid ({code})"
+                    ));
+                }
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("the network never took a transaction: {e}"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
     let sem = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
     for i in 0..target.assets {
