@@ -172,7 +172,17 @@ fn approve(
 // mixed channels agree (issue 6, "_lifecycle" done-when).
 #[test]
 fn upstream_go_lifecycle_writes_what_weft_writes() {
-    let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
+    go_lifecycle_writes_what_weft_writes(REFERENCE_VERSION);
+}
+
+// The same against Fabric 3.1.1, whose _lifecycle keeps 2.5's layout and read set.
+#[test]
+fn upstream_go_v3_lifecycle_writes_what_weft_writes() {
+    go_lifecycle_writes_what_weft_writes("3.1.1");
+}
+
+fn go_lifecycle_writes_what_weft_writes(version: &str) {
+    let toolchain = UpstreamToolchain::locate(version).unwrap_or_else(|e| panic!("{e}"));
     let topology = Topology::new(CHANNEL, &toolchain)
         .peer_org("Org1", 1)
         .peer_org("Org2", 1);
