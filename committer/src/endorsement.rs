@@ -172,3 +172,129 @@ pub fn namespace_endorsed(
     }
     some_checked || satisfied(chaincode_ep, signed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fabric_protos::kvrwset::{HashedRwSet, KvWrite, KvWriteHash, KvrwSet};
+    use weft_ledger::kv::CollHashedRwSet;
+    use weft_policy::PolicyError;
+
+    /// Satisfied when every required identity signed.
+    #[derive(Debug)]
+    struct Requires(Vec<&'static str>);
+
+    impl Policy for Requires {
+        fn evaluate_signed_data(&self, signed: &[SignedData]) -> Result<(), PolicyError> {
+            let ok = self
+                .0
+                .iter()
+                .all(|id| signed.iter().any(|s| s.identity == id.as_bytes()));
+            ok.then_some(())
+                .ok_or_else(|| PolicyError::NotSatisfied("missing signer".into()))
+        }
+    }
+
+    fn requires(ids: &[&'static str]) -> Compiled {
+        Ok(Arc::new(Requires(ids.to_vec())))
+    }
+
+    fn signed(ids: &[&str]) -> Vec<SignedData> {
+        ids.iter()
+            .map(|id| SignedData {
+                data: vec![],
+                identity: id.as_bytes().to_vec(),
+                signature: vec![],
+            })
+            .collect()
+    }
+
+    fn ns(keys: &[&str], private: &[(&str, &[u8])]) -> NsRwSet {
+        NsRwSet {
+            namespace: "cc".into(),
+            kv: KvrwSet {
+                writes: keys
+                    .iter()
+                    .map(|k| KvWrite {
+                        key: (*k).into(),
+                        is_delete: false,
+                        value: vec![1],
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            collections: private
+                .iter()
+                .map(|(coll, hash)| CollHashedRwSet {
+                    collection: (*coll).into(),
+                    hashed: HashedRwSet {
+                        hashed_writes: vec![KvWriteHash {
+                            key_hash: hash.to_vec(),
+                            is_delete: false,
+                            value_hash: vec![2],
+                            is_purge: false,
+                        }],
+                        ..Default::default()
+                    },
+                    pvt_rwset_hash: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    // Mirrors Fabric's policyCheckerV20 decisions (statebased/v20.go) for each combination of
+    // key-level, collection and chaincode policies.
+    #[test]
+    fn which_policies_a_transaction_must_satisfy() {
+        let mut policies = BlockPolicies::default();
+        policies.key_params.insert(
+            ("cc".into(), (String::new(), b"guarded".to_vec())),
+            requires(&["B"]),
+        );
+        policies.collections.insert(
+            ("cc".into(), "own".into()),
+            CollectionEp::Policy(requires(&["C"])),
+        );
+        policies
+            .collections
+            .insert(("cc".into(), "plain".into()), CollectionEp::ChaincodePolicy);
+        policies
+            .collections
+            .insert(("cc".into(), "missing".into()), CollectionEp::Undefined);
+        let cc = requires(&["A"]);
+        let check = |set: Option<&NsRwSet>, who: &[&str]| {
+            namespace_endorsed("cc", set, &cc, &policies, &signed(who))
+        };
+        let cases: Vec<(NsRwSet, &[&str], bool)> = vec![
+            // A key with a parameter needs only that parameter.
+            (ns(&["guarded"], &[]), &["B"], true),
+            (ns(&["guarded"], &[]), &["A"], false),
+            // A key without one needs the chaincode policy as well.
+            (ns(&["guarded", "free"], &[]), &["B"], false),
+            (ns(&["guarded", "free"], &[]), &["A", "B"], true),
+            // A collection with its own policy replaces the chaincode's for its keys.
+            (ns(&[], &[("own", b"h")]), &["C"], true),
+            (ns(&[], &[("own", b"h")]), &["A"], false),
+            (ns(&[], &[("plain", b"h")]), &["A"], true),
+            (ns(&[], &[("plain", b"h")]), &["C"], false),
+            (ns(&[], &[("missing", b"h")]), &["A", "B", "C"], false),
+            // Nothing written: the chaincode policy.
+            (ns(&[], &[]), &["A"], true),
+            (ns(&[], &[]), &["B"], false),
+        ];
+        for (i, (set, who, want)) in cases.iter().enumerate() {
+            assert_eq!(check(Some(set), who), *want, "case {i}");
+        }
+        assert!(check(None, &["A"]));
+        assert!(!check(None, &["C"]));
+        // A policy that failed to compile is never satisfied.
+        let broken: Compiled = Err("bad".into());
+        assert!(!namespace_endorsed(
+            "cc",
+            None,
+            &broken,
+            &policies,
+            &signed(&["A"])
+        ));
+    }
+}

@@ -102,6 +102,10 @@ pub enum CommitError {
         "channel {channel} is inconsistent: {reason}; the stores on disk do not belong together, rebuild state and history from the block store"
     )]
     Inconsistent { channel: String, reason: String },
+    #[error(
+        "channel {channel} does not enable the V2_0 application capability, so Fabric validates its transactions with the v1.4 rules, which Weft does not implement; enable V2_0 on the channel"
+    )]
+    LegacyValidation { channel: String },
     #[error("the commit worker thread could not be started: {0}")]
     Thread(String),
 }

@@ -119,6 +119,16 @@ pub fn validate_prepared(
     let number = prepared.number();
     let PreparedBlock { block, txs, .. } = prepared;
     let mut codes: Vec<TxValidationCode> = txs.iter().map(|t| t.code).collect();
+    let v20 = ctx
+        .bundle
+        .application()
+        .is_some_and(|a| a.capabilities.v2_0_validation());
+    let endorser = txs.iter().any(|t| matches!(t.body, TxBody::Endorser(_)));
+    if endorser && !v20 {
+        return Err(CommitError::LegacyValidation {
+            channel: ctx.bundle.channel_id().to_owned(),
+        });
+    }
     check_ledger_duplicates(&txs, &mut codes, ctx.blocks)?;
     let mut new_bundle = None;
     let mut ns_policies: Vec<Option<NsPolicies>> = Vec::with_capacity(txs.len());
