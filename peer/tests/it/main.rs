@@ -10,3 +10,4 @@ mod upstream_crash;
 mod upstream_deliver;
 mod upstream_failover;
 mod upstream_hostile;
+mod upstream_many_channels;

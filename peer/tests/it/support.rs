@@ -41,6 +41,21 @@ pub fn header_hash(block: &Block) -> [u8; 32] {
 /// `peer lifecycle chaincode approveformyorg` for `name` sent to `peer`, waiting for commit;
 /// returns the CLI's stderr.
 pub fn approve(network: &Network, peer: &str, name: &str, sequence: u64) -> String {
+    approve_seq_on(network, peer, CHANNEL, name, sequence)
+}
+
+/// [`approve`] on another channel, sequence 1.
+pub fn approve_on(network: &Network, peer: &str, channel: &str, name: &str) -> String {
+    approve_seq_on(network, peer, channel, name, 1)
+}
+
+fn approve_seq_on(
+    network: &Network,
+    peer: &str,
+    channel: &str,
+    name: &str,
+    sequence: u64,
+) -> String {
     let package_id =
         format!("{name}_1.0:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000");
     let sequence = sequence.to_string();
@@ -49,7 +64,7 @@ pub fn approve(network: &Network, peer: &str, name: &str, sequence: u64) -> Stri
         "chaincode",
         "approveformyorg",
         "--channelID",
-        CHANNEL,
+        channel,
         "--name",
         name,
         "--version",
