@@ -248,10 +248,24 @@ impl Network {
 
     /// Submits a transaction (`peer chaincode invoke --waitForEvent`) endorsed
     /// by the first peer of every org, and returns once it committed. The
-    /// chaincode's answer is in the CLI's log line `... result: status:200
-    /// payload:"..."` on stderr; a chaincode error is a
+    /// chaincode's answer: [`invoke_payload`]; a chaincode error is a
     /// [`HarnessError::CommandFailed`] ([`chaincode_error_message`] extracts it).
     pub fn chaincode_invoke(&self, chaincode: &str, args: &[&str]) -> Result<CommandOutput> {
+        let endorsers = self.first_peer_of_each_org();
+        self.chaincode_invoke_on(&as_strs(&endorsers), chaincode, args)
+    }
+
+    /// [`Network::chaincode_invoke`] with the endorsing peers chosen by name;
+    /// the CLI runs as the admin of the first one's org.
+    pub fn chaincode_invoke_on(
+        &self,
+        endorsers: &[&str],
+        chaincode: &str,
+        args: &[&str],
+    ) -> Result<CommandOutput> {
+        let first = endorsers.first().ok_or_else(|| {
+            HarnessError::Topology("an invoke needs at least one endorser".into())
+        })?;
         let mut cli: Vec<String> = vec![
             "chaincode".into(),
             "invoke".into(),
@@ -264,8 +278,10 @@ impl Network {
             "--waitForEvent".into(),
         ];
         cli.extend(self.orderer_args());
-        cli.extend(self.endorsing_peer_args());
-        self.peer_cli(&self.first_peer_name()?, &as_strs(&cli))
+        for name in endorsers {
+            cli.extend(self.peer_address_args(name)?);
+        }
+        self.peer_cli(first, &as_strs(&cli))
     }
 
     /// Evaluates a function on one peer (`peer chaincode query`) and returns
@@ -349,21 +365,70 @@ pub fn chaincode_error_message(error: &HarnessError) -> Option<String> {
     let HarnessError::CommandFailed { stderr, .. } = error else {
         return None;
     };
-    let quoted = &stderr[stderr.find("message:\"")? + "message:\"".len()..];
-    let mut message = String::new();
-    let mut chars = quoted.chars();
-    while let Some(c) = chars.next() {
+    let quoted = &stderr[stderr.find("message:\"")? + "message:".len()..];
+    let message = unquote_text_format(quoted)?;
+    Some(String::from_utf8_lossy(&message).into_owned())
+}
+
+/// The payload of a successful [`Network::chaincode_invoke`], from the CLI's
+/// `Chaincode invoke successful. result: status:200 payload:"..."` line (no
+/// `payload` field there means an empty payload).
+pub fn invoke_payload(output: &CommandOutput) -> Option<Vec<u8>> {
+    let marker = "Chaincode invoke successful. result: ";
+    let line = output.stderr.lines().find(|l| l.contains(marker))?;
+    let result = &line[line.find(marker)? + marker.len()..];
+    match result.find("payload:\"") {
+        Some(at) => unquote_text_format(&result[at + "payload:".len()..]),
+        None => Some(Vec::new()),
+    }
+}
+
+/// Reads the quoted string at the start of `text` as protobuf's text format
+/// writes it (Go's `%v` of a message): `\"` `\\` `\n` `\r` `\t`, `\xHH`
+/// for a raw byte, `\uHHHH` / `\UHHHHHHHH` for a character.
+fn unquote_text_format(text: &str) -> Option<Vec<u8>> {
+    let mut rest = text.strip_prefix('"')?;
+    let mut out = Vec::new();
+    loop {
+        let c = rest.chars().next()?;
+        rest = &rest[c.len_utf8()..];
         match c {
-            '"' => return Some(message),
-            '\\' => match chars.next()? {
-                'n' => message.push('\n'),
-                't' => message.push('\t'),
-                other => message.push(other),
-            },
-            c => message.push(c),
+            '"' => return Some(out),
+            '\\' => {
+                let escape = rest.chars().next()?;
+                rest = &rest[escape.len_utf8()..];
+                let simple = match escape {
+                    'n' => Some(b'\n'),
+                    'r' => Some(b'\r'),
+                    't' => Some(b'\t'),
+                    '"' | '\\' | '\'' => Some(escape as u8),
+                    _ => None,
+                };
+                if let Some(byte) = simple {
+                    out.push(byte);
+                    continue;
+                }
+                let digits = match escape {
+                    'x' => 2,
+                    'u' => 4,
+                    'U' => 8,
+                    _ => return None,
+                };
+                let value = u32::from_str_radix(rest.get(..digits)?, 16).ok()?;
+                rest = &rest[digits..];
+                if escape == 'x' {
+                    out.push(u8::try_from(value).ok()?);
+                } else {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(char::from_u32(value)?.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
         }
     }
-    None
 }
 
 /// The `{"Args":[...]}` constructor message the `peer chaincode` commands take.
@@ -471,6 +536,19 @@ mod tests {
     }
 
     #[test]
+    fn invoke_payload_is_read_from_the_cli_log() {
+        let output = |stderr: &str| CommandOutput {
+            stdout: String::new(),
+            stderr: stderr.into(),
+        };
+        let ok = "2024 INFO [chaincodeCmd] chaincodeInvokeOrQuery -> Chaincode invoke successful. result: status:200 payload:\"Ana\\n\\x01\"\n";
+        assert_eq!(invoke_payload(&output(ok)).unwrap(), b"Ana\n\x01");
+        let empty = "INFO Chaincode invoke successful. result: status:200\n";
+        assert_eq!(invoke_payload(&output(empty)).unwrap(), b"");
+        assert_eq!(invoke_payload(&output("Error: failed")), None);
+    }
+
+    #[test]
     fn every_org_approves_the_package_its_peers_installed() {
         let row = |msp: &str, peer: &str, id: &str| (msp.into(), peer.into(), id.into(), true);
         let ids = package_id_per_org(&[
@@ -503,10 +581,10 @@ mod tests {
             chaincode_error_message(&error).as_deref(),
             Some("the asset x does not exist")
         );
-        let error = failed(r#"Error: ... message:"got \"0\"\n" "#);
+        let error = failed(r#"Error: ... message:"got \"0\"\n\u00e9\xff" "#);
         assert_eq!(
             chaincode_error_message(&error).as_deref(),
-            Some("got \"0\"\n")
+            Some("got \"0\"\né\u{fffd}")
         );
         assert_eq!(chaincode_error_message(&failed("Error: timeout")), None);
         assert_eq!(

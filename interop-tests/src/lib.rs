@@ -29,6 +29,7 @@ mod topology;
 pub use chaincode::{
     CCAAS_VERSION, CHAINCODE_START_TIMEOUT, CcaasChaincode, CcaasServer, ChaincodeDefinition,
     CommittedChaincode, ContractKind, ccaas_package, ccaas_server_binary, chaincode_error_message,
+    invoke_payload,
 };
 pub use error::{HarnessError, Result};
 pub use network::{

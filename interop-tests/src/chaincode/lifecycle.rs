@@ -66,7 +66,7 @@ impl Network {
     pub fn commit_chaincode(&self, definition: &ChaincodeDefinition) -> Result<()> {
         let mut args = vec!["lifecycle".into(), "chaincode".into(), "commit".into()];
         args.extend(self.definition_args(definition));
-        args.extend(self.endorsing_peer_args());
+        args.extend(self.endorsing_peer_args()?);
         self.peer_cli(&self.first_peer_name()?, &as_strs(&args))?;
         Ok(())
     }
@@ -169,19 +169,23 @@ impl Network {
     }
 
     /// `--peerAddresses A --tlsRootCertFiles CA` for [`Network::first_peer_of_each_org`].
-    pub(crate) fn endorsing_peer_args(&self) -> Vec<String> {
+    pub(crate) fn endorsing_peer_args(&self) -> Result<Vec<String>> {
         let mut args = Vec::new();
-        for peer in self.peers() {
-            if self.first_peer_of_each_org().contains(&peer.name) {
-                args.extend([
-                    "--peerAddresses".into(),
-                    peer.listen.to_string(),
-                    "--tlsRootCertFiles".into(),
-                    peer.tls_ca().display().to_string(),
-                ]);
-            }
+        for name in self.first_peer_of_each_org() {
+            args.extend(self.peer_address_args(&name)?);
         }
-        args
+        Ok(args)
+    }
+
+    /// `--peerAddresses A --tlsRootCertFiles CA` for one peer.
+    pub(crate) fn peer_address_args(&self, name: &str) -> Result<[String; 4]> {
+        let peer = self.peer(name)?;
+        Ok([
+            "--peerAddresses".into(),
+            peer.listen.to_string(),
+            "--tlsRootCertFiles".into(),
+            peer.tls_ca().display().to_string(),
+        ])
     }
 
     pub(crate) fn first_peer_name(&self) -> Result<String> {
