@@ -52,8 +52,10 @@ pub enum CollectionPolicy {
 /// Chaincode definitions as validation reads them. An `Err` is an unexpected failure (state
 /// unreadable or corrupt) that stops the commit of the block, as in Fabric.
 pub trait DefinitionSource: Send + Sync {
-    /// The validation info of `namespace` (including `_lifecycle`, for which
-    /// [`lifecycle_validation_info`] gives Fabric's answer).
+    /// The validation info of `namespace` (Fabric's `ValidationInfo`): for `_lifecycle`,
+    /// [`lifecycle_validation_info`]; for a chaincode committed in `_lifecycle`, its definition's
+    /// validation plugin and parameter; otherwise [`NamespaceDefinition::Undefined`] (Fabric
+    /// would then look for a legacy LSCC definition, which Weft does not support).
     fn namespace(
         &self,
         namespace: &str,
@@ -61,12 +63,20 @@ pub trait DefinitionSource: Send + Sync {
         bundle: &ChannelBundle,
     ) -> Result<NamespaceDefinition, String>;
 
-    /// The endorsement policy of `collection` of chaincode `namespace`.
+    /// The endorsement policy of `collection` of chaincode `namespace` (Fabric's
+    /// `CollectionValidationInfo`): [`CollectionPolicy::ChaincodePolicy`] when `namespace` has
+    /// no definition in `_lifecycle` (so also for `_lifecycle` itself) or the collection names
+    /// no policy; for an implicit collection `_implicit_org_<MSPID>` the policy
+    /// `/Channel/Application/<org>/Endorsement` of the org with that MSP ID (else a signature
+    /// by a member of it; [`CollectionPolicy::Undefined`] if no org has that MSP ID); for a
+    /// static collection its `endorsement_policy`; [`CollectionPolicy::Undefined`] for a
+    /// collection the definition does not have.
     fn collection(
         &self,
         namespace: &str,
         collection: &str,
         state: &dyn VersionedStore,
+        bundle: &ChannelBundle,
     ) -> Result<CollectionPolicy, String>;
 }
 

@@ -318,7 +318,7 @@ fn collection_policy(
     if !policies.collections.contains_key(&id) {
         let looked_up = ctx
             .definitions
-            .collection(ns, collection, ctx.state)
+            .collection(ns, collection, ctx.state, ctx.bundle)
             .map_err(|reason| CommitError::DefinitionLookup {
                 namespace: format!("{ns}/{collection}"),
                 reason,

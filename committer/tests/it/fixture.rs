@@ -265,6 +265,7 @@ impl DefinitionSource for TestDefinitions {
         _namespace: &str,
         _collection: &str,
         _state: &dyn VersionedStore,
+        _bundle: &ChannelBundle,
     ) -> Result<CollectionPolicy, String> {
         Ok(CollectionPolicy::Undefined)
     }

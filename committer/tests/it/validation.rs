@@ -325,3 +325,33 @@ fn config_transaction_replaces_the_bundle() {
     let tx = TxSpec::new(&net().user(1), &[&org(1)], "any", writes(&[("k", "v")])).build();
     assert_eq!(h.codes(vec![tx]), vec![Code::Valid]);
 }
+
+// Envelopes that do not decode get Fabric's codes (INVALID_OTHER_REASON when the envelope
+// itself does not decode, BAD_PAYLOAD when its payload does not) and never stop the commit.
+// Such blocks fail verification; this drives validation directly as a hostile orderer would.
+#[test]
+fn garbage_envelopes_get_codes_not_panics() {
+    let mut h = Harness::new();
+    let good = TxSpec::new(&net().user(1), &[&org(1)], "any", writes(&[("k", "v")])).build();
+    let garbage = vec![
+        good,
+        vec![0xff],
+        vec![0x0a, 0x03, 0xff, 0xff, 0xff],
+        vec![],
+        vec![0x0a, 0x00, 0x12, 0x00],
+    ];
+    let block = h.next_block(garbage);
+    let prepared = weft_committer::prepare_block(block, h.ledger.bundle(), 2);
+    let committed = h.ledger.commit_prepared(prepared).unwrap();
+    let codes: Vec<Code> = committed.txs.iter().map(|t| t.code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::Valid,
+            Code::InvalidOtherReason,
+            Code::BadPayload,
+            Code::BadCommonHeader,
+            Code::BadCommonHeader
+        ]
+    );
+}
