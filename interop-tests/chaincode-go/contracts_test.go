@@ -1,88 +1,17 @@
 package main
 
 import (
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
-	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
 
-// memStub is an in-memory world state behind the few stub calls the
-// contracts make; any other call panics through the nil embedded interface.
-type memStub struct {
-	shim.ChaincodeStubInterface
-	args  [][]byte
-	state map[string][]byte
-}
-
-func newMemStub() *memStub { return &memStub{state: map[string][]byte{}} }
-
-func (s *memStub) GetArgs() [][]byte { return s.args }
-
-func (s *memStub) GetState(key string) ([]byte, error) { return s.state[key], nil }
-
-func (s *memStub) PutState(key string, value []byte) error {
-	s.state[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (s *memStub) DelState(key string) error {
-	delete(s.state, key)
-	return nil
-}
-
-func (s *memStub) keys(start, end string) []string {
-	var keys []string
-	for k := range s.state {
-		if k >= start && (end == "" || k < end) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func (s *memStub) GetStateByRange(start, end string) (shim.StateQueryIteratorInterface, error) {
-	return s.iterator(s.keys(start, end)), nil
-}
-
-func (s *memStub) GetStateByRangeWithPagination(start, end string, size int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
-	keys := s.keys(max(start, bookmark), end)
-	next := ""
-	if len(keys) > int(size) {
-		keys, next = keys[:size], keys[size]
-	}
-	return s.iterator(keys), &peer.QueryResponseMetadata{FetchedRecordsCount: int32(len(keys)), Bookmark: next}, nil
-}
-
-func (s *memStub) iterator(keys []string) *kvIterator {
-	it := &kvIterator{}
-	for _, k := range keys {
-		it.kvs = append(it.kvs, &queryresult.KV{Key: k, Value: s.state[k]})
-	}
-	return it
-}
-
-type kvIterator struct{ kvs []*queryresult.KV }
-
-func (it *kvIterator) HasNext() bool { return len(it.kvs) > 0 }
-func (it *kvIterator) Close() error  { return nil }
-func (it *kvIterator) Next() (*queryresult.KV, error) {
-	kv := it.kvs[0]
-	it.kvs = it.kvs[1:]
-	return kv, nil
-}
-
 func (s *memStub) call(t *testing.T, invoke func(shim.ChaincodeStubInterface) *peer.Response, args ...string) *peer.Response {
 	t.Helper()
-	s.args = nil
-	for _, a := range args {
-		s.args = append(s.args, []byte(a))
-	}
-	return invoke(s)
+	s.calls++
+	return s.invoke(invoke, s.calls, args)
 }
 
 func expectOK(t *testing.T, r *peer.Response, payload string) {

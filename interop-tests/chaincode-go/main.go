@@ -43,11 +43,26 @@ func (c contractChaincode) Invoke(stub shim.ChaincodeStubInterface) *peer.Respon
 
 func main() {
 	name := flag.String("contract", os.Getenv("WEFT_CONTRACT"), "contract to serve: basic or crud (default $WEFT_CONTRACT)")
+	replayCalls := flag.Bool("replay", false, "instead of serving, run the JSON array of calls on stdin against an in-memory state and print the answers")
 	flag.Parse()
-	if err := serve(*name, os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")); err != nil {
+	var err error
+	if *replayCalls {
+		err = replayContract(*name)
+	} else {
+		err = serve(*name, os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS"))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "weft-ccaas: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func replayContract(name string) error {
+	invoke, ok := contracts[name]
+	if !ok {
+		return fmt.Errorf("unknown contract %q: pass -contract basic or -contract crud", name)
+	}
+	return replay(invoke, os.Stdin, os.Stdout)
 }
 
 func serve(name, ccid, address string) error {
