@@ -112,10 +112,13 @@ fn main() {
         "ECDSA P-256 verify, 1 thread: {verify_rate:.0} verifies/s (= {:.0} tx/s at 2 verifies per tx)",
         verify_rate / 2.0
     );
+    // Machine-readable twin of each figure, parsed by scripts/bench (weft-bench components).
+    println!("figure\tECDSA P-256 verify, 1 thread\t{verify_rate:.0}\tverifies/s");
     for workers in [1, 2] {
         let rate = run(net, &workload, workers);
         println!(
             "validate and commit, {workers} worker thread(s): {rate:.0} tx/s ({blocks} blocks x {txs} txs, fsync on)"
         );
+        println!("figure\tvalidate and commit, {workers} worker thread(s)\t{rate:.0}\ttx/s");
     }
 }

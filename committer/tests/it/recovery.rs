@@ -227,3 +227,58 @@ fn pipelined_commit_matches_sequential_commit() {
     assert!(result.is_err());
     assert_eq!(fresh.ledger.height(), 2);
 }
+
+// A crash right after a config block was stored: reopening replays it and the channel runs
+// under the new config.
+#[test]
+fn replayed_config_block_restores_the_config() {
+    use fabric_protos::orderer::BatchSize;
+    use prost::Message;
+
+    let mut reference = Harness::new();
+    let bundle = reference.ledger.bundle().clone();
+    let mut config = bundle.config().clone();
+    let orderer = config
+        .channel_group
+        .as_mut()
+        .unwrap()
+        .groups
+        .get_mut("Orderer")
+        .unwrap();
+    let value = orderer.values.get_mut("BatchSize").unwrap();
+    let mut batch = BatchSize::decode(value.value.as_slice()).unwrap();
+    batch.max_message_count = 7;
+    value.value = batch.encode_to_vec();
+    let config_block = (*reference
+        .commit(vec![crate::fixture::config_envelope(
+            &bundle,
+            &config,
+            net(),
+        )])
+        .block)
+        .clone();
+
+    let crashed = Harness::new();
+    let dir = crashed.dir;
+    drop(crashed.ledger);
+    crashed
+        .stores
+        .blocks
+        .channel(CHANNEL)
+        .unwrap()
+        .append(&config_block)
+        .unwrap();
+    drop(crashed.stores);
+    let stores = LedgerStores::open(dir.path(), StoreOptions::default()).unwrap();
+    let ledger = ChannelLedger::open(&stores, CHANNEL, definitions()).unwrap();
+    assert_eq!(ledger.bundle().sequence(), bundle.sequence() + 1);
+    assert_eq!(
+        ledger
+            .bundle()
+            .orderer()
+            .unwrap()
+            .batch_size
+            .max_message_count,
+        7
+    );
+}
