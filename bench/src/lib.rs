@@ -2,6 +2,8 @@
 //! drives any network through the Gateway service, process CPU and memory sampling from /proc,
 //! and summaries over repeated runs.
 
+pub mod components;
+pub mod document;
 mod error;
 pub mod gateway;
 pub mod load;

@@ -10,8 +10,15 @@ use crate::stats::Spread;
 /// Picks one figure out of a workload's figures.
 type Figure = fn(&WorkloadFigures) -> f64;
 
-/// The markdown section for the side-by-side figures.
-pub fn side_by_side_markdown(weft: &[RunFigures], upstream: &[RunFigures]) -> String {
+/// The runs of one implementation, or why they could not be made.
+pub type Runs = Result<Vec<RunFigures>, String>;
+
+/// The markdown section for the side-by-side figures. An implementation whose runs failed shows
+/// "failed" in its column and the reason below the tables; no ratio is made up for it.
+pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
+    let no_runs = Vec::new();
+    let weft_runs = weft.as_ref().unwrap_or(&no_runs);
+    let upstream_runs = upstream.as_ref().unwrap_or(&no_runs);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -37,13 +44,19 @@ pub fn side_by_side_markdown(weft: &[RunFigures], upstream: &[RunFigures]) -> St
         Workload::Evaluate,
     ] {
         for (label, figure) in figures {
-            let w = spread(weft, workload, figure);
-            let u = spread(upstream, workload, figure);
+            let w = spread(weft_runs, workload, figure);
+            let u = spread(upstream_runs, workload, figure);
+            let ratio = if w.median.is_finite() && u.median.is_finite() && u.median != 0.0 {
+                format!("{:.2}", w.median / u.median)
+            } else {
+                "–".to_owned()
+            };
             let _ = writeln!(
                 out,
-                "| {} | {label} | {w} | {u} | {:.2} |",
+                "| {} | {label} | {} | {} | {ratio} |",
                 workload.name(),
-                w.median / u.median
+                cell(weft, w),
+                cell(upstream, u),
             );
         }
     }
@@ -57,15 +70,38 @@ pub fn side_by_side_markdown(weft: &[RunFigures], upstream: &[RunFigures]) -> St
         Implementation::Upstream.name()
     );
     let _ = writeln!(out, "|---|---|---|");
-    for name in process_names(weft, upstream) {
+    for name in process_names(weft_runs, upstream_runs) {
         let _ = writeln!(
             out,
             "| {name} | {} | {} |",
-            rss(weft, &name),
-            rss(upstream, &name)
+            rss(weft_runs, &name),
+            rss(upstream_runs, &name)
         );
     }
+    for (implementation, runs) in [
+        (Implementation::Weft, weft),
+        (Implementation::Upstream, upstream),
+    ] {
+        match runs {
+            Err(reason) => {
+                let _ = writeln!(out, "\n> **{} failed:** {reason}", implementation.name());
+            }
+            Ok(runs) => {
+                for line in problems(implementation, runs) {
+                    let _ = writeln!(out, "\n> {line}");
+                }
+            }
+        }
+    }
     out
+}
+
+fn cell(runs: &Runs, spread: Spread) -> String {
+    match runs {
+        Err(_) => "failed".to_owned(),
+        Ok(_) if !spread.median.is_finite() => "–".to_owned(),
+        Ok(_) => spread.to_string(),
+    }
 }
 
 /// Lines worth reading next to the tables: failed or invalid requests and their first error.
@@ -143,5 +179,77 @@ fn rss(runs: &[RunFigures], name: &str) -> String {
         "–".into()
     } else {
         Spread::of(&values).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(crud_tps: f64, peer_rss_mib: u64) -> RunFigures {
+        let figures = |tps| WorkloadFigures {
+            saturation_tps: tps,
+            p50_ms: 10.0,
+            p99_ms: 40.0,
+            ..Default::default()
+        };
+        RunFigures {
+            workloads: vec![
+                (Workload::CrudCreate, figures(crud_tps)),
+                (Workload::ReadModifyWrite, figures(crud_tps / 2.0)),
+                (Workload::Evaluate, figures(crud_tps * 4.0)),
+            ],
+            peak_rss: vec![
+                ("peer0.org1.example.com".into(), peer_rss_mib << 20),
+                ("ccaas-basic-7051".into(), 30 << 20),
+            ],
+        }
+    }
+
+    #[test]
+    fn medians_of_both_sides_and_their_ratio() {
+        let weft = Ok(vec![run(300.0, 40), run(100.0, 60), run(200.0, 50)]);
+        let upstream = Ok(vec![run(100.0, 200), run(100.0, 220), run(100.0, 210)]);
+        let table = side_by_side_markdown(&weft, &upstream);
+        assert!(
+            table.contains("| crud create (write-only) | committed tx/s at saturation | 200.0 (100.0–300.0) | 100.0 (100.0–100.0) | 2.00 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| peer0.org1.example.com | 50.0 (40.0–60.0) | 210.0 (200.0–220.0) |"),
+            "{table}"
+        );
+        // Chaincode servers are named by kind, without their port.
+        assert!(table.contains("| ccaas-basic | "), "{table}");
+        assert!(!table.contains("failed"), "{table}");
+    }
+
+    #[test]
+    fn a_failed_side_shows_its_reason_and_no_ratio() {
+        let weft = Err("the Weft peer did not answer Endorse".to_owned());
+        let upstream = Ok(vec![run(100.0, 200)]);
+        let table = side_by_side_markdown(&weft, &upstream);
+        assert!(
+            table.contains("| crud create (write-only) | committed tx/s at saturation | failed | 100.0 (100.0–100.0) | – |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("> **Weft failed:** the Weft peer did not answer Endorse"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn failed_and_invalid_requests_are_listed() {
+        let mut r = run(100.0, 200);
+        r.workloads[1].1.invalid = 3;
+        r.workloads[1].1.first_error = Some("MVCC_READ_CONFLICT".into());
+        let lines = problems(Implementation::Upstream, &[r]);
+        assert_eq!(
+            lines,
+            vec![
+                "Fabric 2.5.9 run 1: read-modify-write (TransferAsset): 0 failed, 3 invalid (first error: MVCC_READ_CONFLICT)"
+            ]
+        );
     }
 }

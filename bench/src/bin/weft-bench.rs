@@ -1,12 +1,17 @@
-//! `weft-bench side-by-side`: the same two-org network with Weft nodes and with upstream Fabric,
-//! the same Gateway load, printed as a markdown table (and written into BENCHMARKS.md by
-//! `scripts/bench`).
+//! `weft-bench`: the benchmark runs behind BENCHMARKS.md (`scripts/bench` calls every subcommand).
+//!
+//! - `side-by-side`: the same two-org network with Weft nodes and with upstream Fabric, the same
+//!   Gateway load, printed as a markdown table;
+//! - `ecdsa`: this machine's ECDSA P-256 verify rate as figure lines;
+//! - `document`: BENCHMARKS.md from the results directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use weft_bench::components::{self, figure_line};
+use weft_bench::document::{self, Machine};
 use weft_bench::report;
 use weft_bench::side_by_side::{self, Implementation, Inputs};
 
@@ -34,75 +39,153 @@ enum Action {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Print this machine's ECDSA P-256 verify rate as figure lines (1 thread and every core).
+    Ecdsa {
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+    /// Write BENCHMARKS.md from a results directory that scripts/bench filled.
+    Document {
+        #[arg(long)]
+        results: PathBuf,
+        /// The command that produced the results, quoted in the document.
+        #[arg(long, default_value = "scripts/bench")]
+        command: String,
+        /// When the results were made (shown as is).
+        #[arg(long)]
+        date: String,
+    },
 }
 
 fn main() -> ExitCode {
-    let Action::SideBySide {
-        runs,
-        step_seconds,
-        weft_bin,
-        packages,
-        only,
-    } = Cli::parse().command;
-    let inputs = Inputs {
-        weft_bin,
-        packages,
-        step: Duration::from_secs(step_seconds),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    match Cli::parse().command {
+        Action::SideBySide {
+            runs,
+            step_seconds,
+            weft_bin,
+            packages,
+            only,
+        } => {
+            let inputs = Inputs {
+                weft_bin,
+                packages,
+                step: Duration::from_secs(step_seconds),
+            };
+            side_by_side_command(&inputs, runs, only.as_deref())
+        }
+        Action::Ecdsa { seconds } => ecdsa_command(Duration::from_secs(seconds)),
+        Action::Document {
+            results,
+            command,
+            date,
+        } => document_command(&results, &command, &date),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("weft-bench: starting the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+            ExitCode::FAILURE
+        })
+}
+
+/// Runs both implementations (or the one asked for). One side failing does not stop the other:
+/// the table shows the failure and its reason; the exit status is failure only if nothing ran.
+fn side_by_side_command(inputs: &Inputs, runs: usize, only: Option<&str>) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
-    let mut results = Vec::new();
+    let mut results: Vec<report::Runs> = Vec::new();
     for implementation in [Implementation::Weft, Implementation::Upstream] {
-        let wanted = match only.as_deref() {
+        let wanted = match only {
             None => true,
             Some("weft") => implementation == Implementation::Weft,
             Some(_) => implementation == Implementation::Upstream,
         };
         if !wanted {
-            results.push(Vec::new());
+            results.push(Err("not run (--only)".into()));
             continue;
         }
-        let mut runs_of = Vec::new();
-        for run in 0..runs {
-            eprintln!(
-                "weft-bench: {} run {} of {runs}",
-                implementation.name(),
-                run + 1
-            );
-            match runtime.block_on(side_by_side::run(implementation, &inputs, run)) {
-                Ok(figures) => runs_of.push(figures),
-                Err(e) => {
-                    eprintln!(
-                        "weft-bench: {} run {} failed: {e}",
-                        implementation.name(),
-                        run + 1
-                    );
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        results.push(runs_of);
+        results.push(runs_of(&runtime, implementation, inputs, runs));
     }
     print!(
         "{}",
         report::side_by_side_markdown(&results[0], &results[1])
     );
-    for (implementation, runs) in [Implementation::Weft, Implementation::Upstream]
-        .into_iter()
-        .zip(&results)
-    {
-        for line in report::problems(implementation, runs) {
-            println!("\n> {line}");
+    if results.iter().all(|r| r.is_err()) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn runs_of(
+    runtime: &tokio::runtime::Runtime,
+    implementation: Implementation,
+    inputs: &Inputs,
+    runs: usize,
+) -> report::Runs {
+    let mut figures = Vec::new();
+    for run in 0..runs {
+        eprintln!(
+            "weft-bench: {} run {} of {runs}",
+            implementation.name(),
+            run + 1
+        );
+        match runtime.block_on(side_by_side::run(implementation, inputs, run)) {
+            Ok(f) => figures.push(f),
+            Err(e) => {
+                let reason = format!("run {} of {runs}: {e}", run + 1);
+                eprintln!("weft-bench: {}: {reason}", implementation.name());
+                return Err(reason);
+            }
+        }
+    }
+    Ok(figures)
+}
+
+fn ecdsa_command(duration: Duration) -> ExitCode {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for threads in [1, cores] {
+        match components::ecdsa_verifies_per_second(threads, duration) {
+            Ok(rate) => {
+                println!("ECDSA P-256 verify, {threads} thread(s): {rate:.0} verifies/s");
+                println!(
+                    "{}",
+                    figure_line(
+                        &format!("ECDSA P-256 verify, {threads} thread(s)"),
+                        rate.round(),
+                        "verifies/s"
+                    )
+                );
+            }
+            Err(e) => {
+                eprintln!("weft-bench: ecdsa: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if cores == 1 {
+            break;
         }
     }
     ExitCode::SUCCESS
+}
+
+fn document_command(results: &std::path::Path, command: &str, date: &str) -> ExitCode {
+    let rendered =
+        Machine::this().and_then(|machine| document::render(results, &machine, date, command));
+    match rendered {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("weft-bench: document: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -193,10 +193,11 @@ fn main() {
     println!(
         "host state read from WASM (get_state + take_result, 64-byte value): {per_read:.0} ns/call"
     );
-    println!(
-        "empty invocation (instantiate from pool, run, drop): {:.1} µs",
-        without.as_nanos() as f64 / 1000.0 / f64::from(rounds)
-    );
+    // Machine-readable twins of the figures (`figure` lines), parsed by scripts/bench.
+    println!("figure\thost state read from WASM (64-byte value)\t{per_read:.0}\tns/call");
+    let empty_us = without.as_nanos() as f64 / 1000.0 / f64::from(rounds);
+    println!("empty invocation (instantiate from pool, run, drop): {empty_us:.1} µs");
+    println!("figure\tempty WASM invocation\t{empty_us:.1}\tµs");
 
     // CRUD create, end to end through the engine (state in a BTreeMap).
     let dir = build_contracts();
@@ -214,19 +215,17 @@ fn main() {
         let r = crud.invoke(&mut crud_stub);
         assert_eq!(r.status, 200, "{}", r.message);
     }
-    println!(
-        "CRUD Create invoke: {:.1} µs",
-        start.elapsed().as_nanos() as f64 / 1000.0 / CREATES as f64
-    );
+    let create_us = start.elapsed().as_nanos() as f64 / 1000.0 / CREATES as f64;
+    println!("CRUD Create invoke: {create_us:.1} µs");
+    println!("figure\tCRUD Create invoke (WASM)\t{create_us:.1}\tµs");
     let start = Instant::now();
     for i in 0..CREATES {
         crud_stub.args = vec![b"Read".to_vec(), format!("record{i:06}").into_bytes()];
         assert_eq!(crud.invoke(&mut crud_stub).status, 200);
     }
-    println!(
-        "CRUD Read invoke: {:.1} µs",
-        start.elapsed().as_nanos() as f64 / 1000.0 / CREATES as f64
-    );
+    let read_us = start.elapsed().as_nanos() as f64 / 1000.0 / CREATES as f64;
+    println!("CRUD Read invoke: {read_us:.1} µs");
+    println!("figure\tCRUD Read invoke (WASM)\t{read_us:.1}\tµs");
 
     // Memory: compiled code per module, linear memory per running instance, and the resident
     // growth of loading more copies of the module (what each extra package costs the peer).
@@ -249,6 +248,10 @@ fn main() {
         "loaded crud module: {} KiB resident each (over {MODULE_COPIES} copies), {:.1} ms to compile",
         per_module / 1024,
         compile.as_secs_f64() * 1000.0
+    );
+    println!(
+        "figure\tloaded crud module, resident\t{}\tKiB",
+        per_module / 1024
     );
     println!("a loaded module is shared by every channel; per-channel cost is only the Arc handle");
 }

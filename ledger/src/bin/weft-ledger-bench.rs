@@ -106,6 +106,11 @@ fn run(args: &Args, label: &str, channels: usize, appenders: usize) -> Result<()
         stats.blocks as f64 / elapsed,
         stats.bytes as f64 / elapsed / 1e6,
     );
+    // Machine-readable twin of the figure, parsed by scripts/bench (weft-bench components).
+    println!(
+        "figure\tblock appends, {label}\t{:.0}\tblocks/s",
+        stats.blocks as f64 / elapsed
+    );
     remove(&dir);
     Ok(())
 }
