@@ -225,7 +225,8 @@ impl ChannelLedger {
             }
         }
         if history {
-            self.record_history(number, &kinds, &rwsets)?;
+            let refs: Vec<Option<&TxRwSet>> = rwsets.iter().map(Option::as_ref).collect();
+            self.record_history(number, &kinds, &refs)?;
         }
         Ok(())
     }
@@ -234,7 +235,7 @@ impl ChannelLedger {
         &self,
         number: u64,
         kinds: &[Option<HeaderType>],
-        rwsets: &[Option<TxRwSet>],
+        rwsets: &[Option<&TxRwSet>],
     ) -> Result<(), CommitError> {
         let mut writes = Vec::new();
         for (index, (kind, rwset)) in kinds.iter().zip(rwsets).enumerate() {
@@ -417,17 +418,21 @@ impl ChannelLedger {
         let count = validated.codes.len();
         self.state
             .apply(&validated.batch, savepoint(number, count))?;
-        let kinds: Vec<Option<HeaderType>> = validated
-            .txs
-            .iter()
-            .zip(&validated.codes)
-            .map(|(tx, code)| {
-                let endorser = matches!(tx.body, crate::txcheck::TxBody::Endorser(Ok(_)));
-                (endorser && *code == TxValidationCode::Valid)
-                    .then_some(HeaderType::EndorserTransaction)
-            })
-            .collect();
-        self.record_history(number, &kinds, &validated.rwsets)
+        let mut kinds = Vec::with_capacity(count);
+        let mut rwsets = Vec::with_capacity(count);
+        for (tx, code) in validated.txs.iter().zip(&validated.codes) {
+            match &tx.body {
+                crate::txcheck::TxBody::Endorser(Ok(etx)) if *code == TxValidationCode::Valid => {
+                    kinds.push(Some(HeaderType::EndorserTransaction));
+                    rwsets.push(Some(&etx.rwset));
+                }
+                _ => {
+                    kinds.push(None);
+                    rwsets.push(None);
+                }
+            }
+        }
+        self.record_history(number, &kinds, &rwsets)
     }
 
     /// Fabric's GetHistoryForKey: the values `key` of `ns` took in valid transactions, newest

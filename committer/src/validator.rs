@@ -94,9 +94,8 @@ pub struct ValidatedTxs {
     pub batch: UpdateBatch,
     /// The config the block's valid config transaction establishes.
     pub new_bundle: Option<ChannelBundle>,
-    /// Transaction ids and timestamps, by index (empty when the envelope did not decode).
+    /// Transaction ids, timestamps and decoded contents, by index.
     pub txs: Vec<CheckedTx>,
-    pub rwsets: Vec<Option<TxRwSet>>,
 }
 
 /// What validation reads besides the block.
@@ -160,13 +159,27 @@ pub fn validate_prepared(
     });
     resolve_key_dependencies(&txs, &endorsed, &mut codes);
     mark_block_duplicates(&txs, &mut codes);
-    let rwsets = rwsets_for_mvcc(&txs, &codes);
-    let block_txs: Vec<BlockTx<'_>> = codes
+    let config_rwsets: Vec<Option<TxRwSet>> = txs
         .iter()
-        .zip(&rwsets)
-        .map(|(code, rwset)| BlockTx {
+        .map(|tx| match &tx.body {
+            TxBody::Config { config_envelope } => Some(config_rwset(config_envelope)),
+            _ => None,
+        })
+        .collect();
+    let block_txs: Vec<BlockTx<'_>> = txs
+        .iter()
+        .zip(&codes)
+        .zip(&config_rwsets)
+        .map(|((tx, code), config)| BlockTx {
             code: *code,
-            rwset: rwset.as_ref(),
+            rwset: if *code == TxValidationCode::Valid {
+                match &tx.body {
+                    TxBody::Endorser(Ok(etx)) => Some(&etx.rwset),
+                    _ => config.as_ref(),
+                }
+            } else {
+                None
+            },
         })
         .collect();
     let validated = validate_block(ctx.state, number, &block_txs)?;
@@ -177,7 +190,6 @@ pub fn validate_prepared(
             batch: validated.batch,
             new_bundle,
             txs,
-            rwsets,
         },
     ))
 }
@@ -457,24 +469,6 @@ fn mark_block_duplicates(txs: &[CheckedTx], codes: &mut [TxValidationCode]) {
             *code = TxValidationCode::DuplicateTxid;
         }
     }
-}
-
-/// The read-write set each valid transaction commits: an endorser transaction's own, and for a
-/// config transaction the write of the config envelope that Fabric's peer adds.
-fn rwsets_for_mvcc(txs: &[CheckedTx], codes: &[TxValidationCode]) -> Vec<Option<TxRwSet>> {
-    txs.iter()
-        .zip(codes)
-        .map(|(tx, code)| {
-            if *code != TxValidationCode::Valid {
-                return None;
-            }
-            match &tx.body {
-                TxBody::Endorser(Ok(etx)) => Some(etx.rwset.clone()),
-                TxBody::Config { config_envelope } => Some(config_rwset(config_envelope)),
-                _ => None,
-            }
-        })
-        .collect()
 }
 
 /// The read-write set of a config transaction: one write of the config envelope.
