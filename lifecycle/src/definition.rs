@@ -6,7 +6,7 @@ use fabric_protos::common::{
     MspPrincipal, MspRole, SignaturePolicy, SignaturePolicyEnvelope, msp_principal, msp_role,
     signature_policy,
 };
-use fabric_protos::lifecycle::{ChaincodeEndorsementInfo, ChaincodeValidationInfo};
+use fabric_protos::lifecycle::{ChaincodeEndorsementInfo, ChaincodeValidationInfo, StateMetadata};
 use fabric_protos::peer::{ApplicationPolicy, CollectionConfigPackage, application_policy};
 use prost::Message;
 
@@ -241,6 +241,31 @@ pub(crate) fn read_committed_definition(
     state::deserialize(NAMESPACES_PREFIX, name, &metadata, state)
         .context(|| format!("could not deserialize chaincode definition for chaincode {name}"))
         .map(Some)
+}
+
+/// The names of the committed chaincodes among the entries of [`state::definitions_range`] in
+/// the public `_lifecycle` namespace (Fabric's `QueryNamespaceDefinitions`), sorted.
+pub fn chaincode_names(
+    entries: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<Vec<String>, LifecycleError> {
+    let (prefix, _) = state::definitions_range();
+    let mut names = Vec::new();
+    for (key, value) in entries {
+        let Some(name) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let metadata =
+            StateMetadata::decode(value.as_slice()).map_err(|e| LifecycleError::Corrupt {
+                what: "metadata",
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+        if metadata.datatype == CHAINCODE_DEFINITION_TYPE {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// The marshalled `ApplicationPolicy` referring to a channel policy by path.

@@ -5,6 +5,8 @@
 //!   private values were written by another peer), and
 //! - which validation plugin and policy apply to a namespace or a collection.
 
+use std::collections::BTreeMap;
+
 use fabric_protos::common::{
     MspPrincipal, MspRole, SignaturePolicy, SignaturePolicyEnvelope, msp_principal, msp_role,
     signature_policy,
@@ -17,6 +19,7 @@ use crate::definition::{
 };
 use crate::error::LifecycleError;
 use crate::package::InstalledPackage;
+use crate::scc::ChaincodeReference;
 use crate::state::{
     self, CHAINCODE_SOURCES_PREFIX, FieldValue, LIFECYCLE_NAMESPACE, NAMESPACES_PREFIX,
     OpaqueState, ReadableState,
@@ -172,6 +175,33 @@ pub fn chaincode_endorsement_info<E: std::fmt::Display>(
             "chaincode definition for '{name}' exists, but chaincode is not installed"
         ))),
     }
+}
+
+/// For `QueryInstalledChaincode(s)`: on one channel, the committed chaincodes (`names`, from
+/// [`definition::chaincode_names`]) that this org runs from each installed package, keyed by
+/// package ID (Fabric's lifecycle cache references).
+pub fn package_references<E: std::fmt::Display>(
+    public: &mut KeyReader<'_, E>,
+    own_hashes: &mut KeyReader<'_, E>,
+    names: &[String],
+    installed: &[InstalledPackage],
+) -> Result<BTreeMap<String, Vec<ChaincodeReference>>, LifecycleError> {
+    let mut references: BTreeMap<String, Vec<ChaincodeReference>> = BTreeMap::new();
+    for name in names {
+        let Some(info) = local_chaincode_info(public, own_hashes, name, installed)? else {
+            continue;
+        };
+        if let (true, Some(package_id)) = (info.approved, info.package_id) {
+            references
+                .entry(package_id)
+                .or_default()
+                .push(ChaincodeReference {
+                    name: name.clone(),
+                    version: info.definition.endorsement_info.version,
+                });
+        }
+    }
+    Ok(references)
 }
 
 /// A validation plugin and its argument (for `vscc`, a marshalled `ApplicationPolicy`).

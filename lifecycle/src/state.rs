@@ -57,6 +57,14 @@ pub fn msp_id_of_implicit_collection(collection: &str) -> Option<&str> {
     collection.strip_prefix(IMPLICIT_COLLECTION_PREFIX)
 }
 
+/// The key range holding the metadata of every record under `namespaces` (Fabric ranges to the
+/// prefix followed by `\x7f`, since names are printable ASCII).
+pub fn definitions_range() -> (String, String) {
+    let prefix = format!("{NAMESPACES_PREFIX}/metadata/");
+    let end = format!("{prefix}\u{7f}");
+    (prefix, end)
+}
+
 /// State that can be read key by key (public `_lifecycle` state or one collection).
 pub trait ReadableState {
     fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, LifecycleError>;

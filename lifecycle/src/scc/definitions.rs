@@ -281,32 +281,21 @@ impl Invocation<'_> {
     pub(super) fn query_definitions(
         &mut self,
     ) -> Result<lb::QueryChaincodeDefinitionsResult, LifecycleError> {
-        let prefix = format!("{NAMESPACES_PREFIX}/metadata/");
-        // Fabric ranges to prefix + "\x7f", assuming printable ASCII names.
+        let (start, end) = state::definitions_range();
         let page = self
             .stub
-            .get_state_by_range(&prefix, &format!("{prefix}\u{7f}"), 0, "")
+            .get_state_by_range(&start, &end, 0, "")
             .map_err(|e| {
                 LifecycleError::State(format!(
                     "could not query namespace metadata: could not get state iterator: {e}"
                 ))
             })?;
-        let mut names = Vec::new();
-        for item in page.items.into_iter().take(MAX_LISTED_DEFINITIONS) {
-            let Some(name) = item.key.strip_prefix(&prefix) else {
-                continue;
-            };
-            let metadata = lb::StateMetadata::decode(item.value.as_slice()).map_err(|e| {
-                LifecycleError::Corrupt {
-                    what: "metadata",
-                    key: item.key.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
-            if metadata.datatype == definition::CHAINCODE_DEFINITION_TYPE {
-                names.push(name.to_owned());
-            }
-        }
+        let entries = page
+            .items
+            .into_iter()
+            .take(MAX_LISTED_DEFINITIONS)
+            .map(|kv| (kv.key, kv.value));
+        let names = definition::chaincode_names(entries)?;
         let mut chaincode_definitions = Vec::with_capacity(names.len());
         for name in names {
             let defined = self.defined(&name)?;

@@ -80,6 +80,30 @@ fn endorser_finds_the_package_this_org_approved() {
 
     let (definition, package_id) = target(&ledger, "Org1MSP", &packages).unwrap().unwrap();
     assert_eq!(package_id, ours);
+
+    // The references QueryInstalledChaincode reports: Org1's package runs basic 1.0.
+    let entries = ledger
+        .public
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<Vec<_>>();
+    let names = weft_lifecycle::definition::chaincode_names(entries).unwrap();
+    assert_eq!(names, vec!["basic".to_owned()]);
+    let mut public =
+        |k: &str| -> Result<Option<Vec<u8>>, String> { Ok(ledger.public.get(k).cloned()) };
+    let mut hashes = |k: &str| -> Result<Option<Vec<u8>>, String> {
+        Ok(ledger.private_hash("_implicit_org_Org1MSP", k))
+    };
+    let references =
+        resolve::package_references(&mut public, &mut hashes, &names, &packages).unwrap();
+    assert_eq!(references.len(), 1);
+    assert_eq!(
+        references[&ours],
+        vec![weft_lifecycle::ChaincodeReference {
+            name: "basic".into(),
+            version: "1.0".into()
+        }]
+    );
     assert_eq!(definition.sequence(), 1);
     let (_, package_id) = target(&ledger, "Org2MSP", &packages).unwrap().unwrap();
     assert_eq!(package_id, theirs);
