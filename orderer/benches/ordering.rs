@@ -373,7 +373,7 @@ fn main() {
         "client cpu",
         "orderer cpu"
     );
-    for r in rows {
+    for r in &rows {
         println!(
             "{:>5} {:>9} {:>8} {:>8.2} {:>11.0} {:>9.1} {:>9.1} {:>7} {:>9} {:>10.2}s {:>11.2}s",
             r.nodes,
@@ -387,6 +387,20 @@ fn main() {
             r.largest_block,
             r.client_cpu_s,
             r.orderer_cpu_s
+        );
+    }
+    // Machine-readable twins of the figures, parsed by scripts/bench (weft-bench components).
+    for r in &rows {
+        let n = r.nodes;
+        let rate = r.delivered as f64 / r.seconds.max(f64::EPSILON);
+        println!("figure\tordering, {n} Raft node(s)\t{rate:.0}\tenvelopes/s");
+        println!(
+            "figure\tordering latency p50, {n} node(s), saturated\t{:.1}\tms",
+            r.p50_ms
+        );
+        println!(
+            "figure\tordering latency p99, {n} node(s), saturated\t{:.1}\tms",
+            r.p99_ms
         );
     }
 }
