@@ -7,8 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod upstream_ccaas;
+mod upstream_ccaas_parity;
 mod upstream_config_updates;
 mod upstream_conformance;
 mod upstream_golden;
 mod upstream_local_network;
 mod upstream_reference_network;
+mod upstream_sdk_scripts;
