@@ -100,7 +100,14 @@ impl ChannelLedger {
             .into());
         }
         let blocks = stores.blocks.channel(bundle.channel_id())?;
-        if blocks.height()? == 0 {
+        if let Some(stored) = blocks.block_by_number(0)? {
+            if stored.header != genesis.header {
+                return Err(CommitError::Inconsistent {
+                    channel: bundle.channel_id().to_owned(),
+                    reason: "the peer already holds this channel with another genesis block".into(),
+                });
+            }
+        } else {
             let mut genesis = genesis;
             let count = genesis.data.as_ref().map_or(0, |d| d.data.len());
             let codes = vec![TxValidationCode::Valid; count];

@@ -140,6 +140,10 @@ fn joining_twice_with_the_same_genesis_opens_the_channel() {
     drop(h.ledger);
     let again = ChannelLedger::create(&h.stores, net().genesis.clone(), definitions()).unwrap();
     assert_eq!(again.height(), 1);
+    drop(again);
+    let mut other = net().genesis.clone();
+    other.header.as_mut().unwrap().previous_hash = vec![1; 32];
+    assert!(ChannelLedger::create(&h.stores, other, definitions()).is_err());
     assert!(ChannelLedger::open(&h.stores, "unknown", definitions()).is_err());
 }
 
