@@ -120,25 +120,27 @@ fn tutorial_gateway_client_runs_against_the_local_network() {
         "{info}"
     );
 
-    let app = Command::new("node")
-        .arg(repo_root().join("interop-tests/node/asset-transfer-basic.js"))
-        .env("NODE_PATH", node_modules())
-        .env(
-            "CRYPTO_PATH",
-            home.join("organizations/peerOrganizations/org1.example.com"),
-        )
-        .output()
-        .expect("running node (Node.js 18+ must be on PATH)");
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&app.stdout),
-        String::from_utf8_lossy(&app.stderr)
-    );
-    assert!(
-        app.status.success() && out.contains("*** all checks passed"),
-        "the tutorial client failed:\n{out}\n{}",
-        logs()
-    );
+    for script in ["asset-transfer-basic.js", "fabric-network-basic.js"] {
+        let app = Command::new("node")
+            .arg(repo_root().join("interop-tests/node").join(script))
+            .env("NODE_PATH", node_modules())
+            .env(
+                "CRYPTO_PATH",
+                home.join("organizations/peerOrganizations/org1.example.com"),
+            )
+            .output()
+            .expect("running node (Node.js 18+ must be on PATH)");
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&app.stdout),
+            String::from_utf8_lossy(&app.stderr)
+        );
+        assert!(
+            app.status.success() && out.contains("*** all checks passed"),
+            "{script} failed:\n{out}\n{}",
+            logs()
+        );
+    }
     drop(guard);
     assert!(!home.exists(), "clean removes the network's data");
 }
