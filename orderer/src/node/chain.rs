@@ -26,7 +26,7 @@ use crate::deliver::{DeliverChain, check_readers};
 use crate::{BlockCutter, BlockKind, BlockWriter, is_config_envelope};
 use weft_channelconfig::Consensus;
 use weft_orderer_raft::membership;
-use weft_orderer_raft::{Applied, ChainOptions, RaftError};
+use weft_orderer_raft::{Applied, ChainOptions, ConfChange, ConfChangeType, RaftError};
 
 /// Envelopes waiting for the sequencer of one channel; Broadcast streams wait for room.
 pub const ORDER_QUEUE_CAPACITY: usize = 1000;
@@ -152,7 +152,14 @@ pub struct SequencerContext {
     /// Pulls blocks from other orderers when a snapshot puts this node behind (the orderer
     /// binary sets it).
     pub puller: Option<Arc<BlockPuller>>,
+    /// Publishes a channel's consenter set (config and etcdraft ids) to the cluster transport
+    /// at start and after every config block; returns this node's id in it, if any.
+    pub membership: Option<MembershipSink>,
 }
+
+/// See [`SequencerContext::membership`].
+pub type MembershipSink =
+    Arc<dyn Fn(&ChannelBundle, &etcdraft::BlockMetadata) -> Option<u64> + Send + Sync>;
 
 /// Time between two proposals while the channel's raft group has no leader yet.
 pub const LEADER_WAIT_RETRY: Duration = Duration::from_millis(100);
@@ -200,6 +207,10 @@ pub fn start_chain(
         }
         _ => ChainOptions::default(),
     };
+    let self_id = context
+        .membership
+        .as_ref()
+        .and_then(|publish| publish(&bundle, &raft_metadata));
     let chain = Arc::new(Chain {
         id: bundle.channel_id().to_string(),
         ledger,
@@ -224,6 +235,7 @@ pub fn start_chain(
         context,
         applied: None,
         raft_metadata,
+        self_id,
     };
     let tip_raft_index = block_raft_index(tip);
     tokio::spawn(task.run(receiver, raft_options, tip_raft_index));
@@ -242,6 +254,8 @@ struct SequencerTask {
     /// The consenter ids recorded in every block (etcdraft `BlockMetadata`, without the raft
     /// index): carried from the ledger tip, or numbered 1..=n from the genesis consenters.
     raft_metadata: etcdraft::BlockMetadata,
+    /// This node's consenter id in the channel, when it is one.
+    self_id: Option<u64>,
 }
 
 async fn next_applied(applied: &mut Option<mpsc::UnboundedReceiver<Applied>>) -> Option<Applied> {
@@ -390,16 +404,17 @@ impl SequencerTask {
     fn consenter_ids_after(
         &self,
         new_bundle: &ChannelBundle,
-    ) -> Result<etcdraft::BlockMetadata, String> {
+    ) -> Result<(etcdraft::BlockMetadata, Option<ConfChange>), String> {
+        let unchanged = || Ok((self.raft_metadata.clone(), None));
         let old_bundle = self.chain.bundle();
         let (Some(old), Some(new)) = (
             etcdraft_consenters(&old_bundle),
             etcdraft_consenters(new_bundle),
         ) else {
-            return Ok(self.raft_metadata.clone());
+            return unchanged();
         };
         if old == new {
-            return Ok(self.raft_metadata.clone());
+            return unchanged();
         }
         let by_id = membership::consenters_by_id(&self.raft_metadata, old).ok_or_else(|| {
             format!(
@@ -409,7 +424,7 @@ impl SequencerTask {
             )
         })?;
         membership::compute_membership_change(&self.raft_metadata, &by_id, new)
-            .map(|change| change.new_metadata)
+            .map(|change| (change.new_metadata, change.conf_change))
             .map_err(|e| e.to_string())
     }
 
@@ -484,7 +499,13 @@ impl SequencerTask {
                 Ok(None)
             }
             Applied::SnapshotInstalled { data, .. } => self.catch_up(&data).await,
-            Applied::ConfChange { .. } => Ok(None),
+            Applied::ConfChange { change, .. } => {
+                let removed = change.get_change_type() == ConfChangeType::RemoveNode;
+                if removed && Some(change.node_id) == self.self_id {
+                    return self.leave();
+                }
+                Ok(None)
+            }
         }
     }
 
@@ -562,7 +583,11 @@ impl SequencerTask {
             };
         }
         if let Some(bundle) = new_config {
+            let member = self.publish_membership(&bundle);
             self.adopt_config(bundle);
+            if !member {
+                return self.leave();
+            }
         }
         self.writer = match BlockWriter::new(&block, self.context.signer.clone()) {
             Ok(writer) => writer,
@@ -621,9 +646,13 @@ impl SequencerTask {
             }
             BlockKind::Normal => None,
         };
+        let mut conf_change = None;
         if let Some(bundle) = &new_config {
             match self.consenter_ids_after(bundle) {
-                Ok(metadata) => self.raft_metadata = metadata,
+                Ok((metadata, change)) => {
+                    self.raft_metadata = metadata;
+                    conf_change = change;
+                }
                 Err(e) => {
                     return self.fail(format!("config block {number} changes consenters: {e}"));
                 }
@@ -645,10 +674,42 @@ impl SequencerTask {
             Err(e) => return self.fail(format!("block append task failed: {e}")),
         }
         if let Some(bundle) = new_config {
+            let member = self.publish_membership(&bundle);
             self.adopt_config(bundle);
+            if !member {
+                return self.leave();
+            }
+        }
+        // As etcdraft: once the config block that adds or removes a consenter is written,
+        // the leader proposes the raft membership change (followers' attempts are refused).
+        if let (Some(change), Some(driver)) = (conf_change, &self.context.raft) {
+            driver.propose_conf_change(&self.chain.id, change);
         }
         self.tip = block.clone();
         Ok(block)
+    }
+
+    /// Hands the consenter set of `bundle` with the current ids to the cluster transport;
+    /// false when this node was a consenter and `bundle` no longer names it.
+    fn publish_membership(&mut self, bundle: &ChannelBundle) -> bool {
+        let Some(publish) = &self.context.membership else {
+            return true;
+        };
+        match publish(bundle, &self.raft_metadata) {
+            Some(id) => {
+                self.self_id = Some(id);
+                true
+            }
+            None => self.self_id.is_none(),
+        }
+    }
+
+    /// This node is no consenter of the channel any more (as etcdraft: it stops writing
+    /// blocks; its raft group answers until the leader stops talking to it). Ends the task.
+    fn leave<T>(&self) -> Result<T, ()> {
+        tracing::info!(channel = %self.chain.id, id = self.self_id, "this node was removed from the channel's consenters; it stops ordering");
+        self.chain.halt();
+        Err(())
     }
 
     fn fail<T>(&self, reason: String) -> Result<T, ()> {

@@ -9,8 +9,9 @@
 //!   drained by a task that holds a mutual-TLS `Step` stream and reconnects with backoff.
 //!   Messages that find the queue full are dropped (raft retransmits).
 //!
-//! Consenter ids are the genesis numbering (1..=n in config order); membership changes are not
-//! followed yet.
+//! Consenter ids are etcdraft's: the genesis numbering (1..=n in config order), then the ids
+//! recorded in each block's metadata as config updates add and remove consenters; the
+//! sequencer republishes the set after every config block.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -70,10 +71,36 @@ impl ChannelMembers {
     }
 
     pub fn from_consenters(consenters: &[Consenter], own_tls_cert_der: &[u8]) -> Option<Self> {
+        let genesis_ids: Vec<u64> = (1..=consenters.len() as u64).collect();
+        Self::with_ids(consenters, &genesis_ids, own_tls_cert_der)
+    }
+
+    /// The consenters of `bundle` numbered by the etcdraft `metadata` of the last block
+    /// (`consenter_ids` parallel to the config's consenters, as Fabric records them); `None`
+    /// when the lists differ, the channel is not etcdraft or this node is not a consenter.
+    pub fn from_metadata(
+        bundle: &ChannelBundle,
+        metadata: &fabric_protos::etcdraft::BlockMetadata,
+        own_tls_cert_der: &[u8],
+    ) -> Option<Self> {
+        let Some(Consensus::EtcdRaft(config)) = bundle.orderer().map(|o| &o.consensus) else {
+            return None;
+        };
+        Self::with_ids(
+            &config.consenters,
+            &metadata.consenter_ids,
+            own_tls_cert_der,
+        )
+    }
+
+    fn with_ids(consenters: &[Consenter], ids: &[u64], own_tls_cert_der: &[u8]) -> Option<Self> {
+        if ids.len() != consenters.len() {
+            return None;
+        }
         let mut members = BTreeMap::new();
         let mut self_id = None;
-        for (i, c) in consenters.iter().enumerate() {
-            let id = i as u64 + 1;
+        for (c, id) in consenters.iter().zip(ids) {
+            let id = *id;
             let client_der = pem_to_der(&c.client_tls_cert)?;
             let server_der = pem_to_der(&c.server_tls_cert);
             if client_der == own_tls_cert_der || server_der.as_deref() == Some(own_tls_cert_der) {

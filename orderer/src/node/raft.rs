@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use weft_orderer_raft::{
-    Applied, ChainOptions, ChannelLog, ConsensusNode, Message, RaftError, SharedWal, Transport,
+    Applied, ChainOptions, ChannelLog, ConfChange, ConsensusNode, Message, RaftError, SharedWal,
+    Transport,
 };
 
 use super::cluster::Cluster;
@@ -53,6 +54,11 @@ enum Command {
         channel: String,
         raft_index: u64,
         data: Vec<u8>,
+    },
+    /// Propose adding or removing one consenter, when this node leads `channel`.
+    ProposeConfChange {
+        channel: String,
+        change: ConfChange,
     },
     /// Input for `channel` other than a raft message (a forwarded submit): wakes its group.
     Wake {
@@ -187,6 +193,21 @@ impl RaftDriver {
         };
         if self.send(command).is_err() {
             tracing::warn!(channel, "consensus driver stopped: snapshot not taken");
+        }
+    }
+
+    /// Proposes a raft membership change on `channel` if this node leads it; on a follower
+    /// nothing happens (the leader proposes the same change).
+    pub fn propose_conf_change(&self, channel: &str, change: ConfChange) {
+        let command = Command::ProposeConfChange {
+            channel: channel.to_string(),
+            change,
+        };
+        if self.send(command).is_err() {
+            tracing::warn!(
+                channel,
+                "consensus driver stopped: membership change not proposed"
+            );
         }
     }
 
@@ -436,6 +457,21 @@ fn handle(
                     ),
                     Err(e) => {
                         tracing::error!(channel, raft_index, error = %e, "raft snapshot failed")
+                    }
+                }
+            }
+        }
+        Command::ProposeConfChange { channel, change } => {
+            if let Some(node) = state.node.as_mut() {
+                let leads = node.chain(&channel).is_some_and(|c| c.is_leader());
+                if leads {
+                    match node.propose_conf_change(&channel, change.clone()) {
+                        Ok(()) => {
+                            tracing::info!(channel, id = change.node_id, kind = ?change.get_change_type(), "raft membership change proposed")
+                        }
+                        Err(e) => {
+                            tracing::warn!(channel, error = %e, "raft membership change not proposed")
+                        }
                     }
                 }
             }

@@ -91,6 +91,15 @@ impl Registrar {
     /// Publishes the consenter set of every channel served to `cluster` (before its
     /// consensus starts), so raft traffic and forwarded submits reach the other consenters.
     pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        if let Some(ours) = self.tls_cert_der.clone() {
+            let publish_to = cluster.clone();
+            self.context.membership = Some(Arc::new(move |bundle, metadata| {
+                let members = ChannelMembers::from_metadata(bundle, metadata, &ours)?;
+                let id = members.self_id;
+                publish_to.set_channel(bundle.channel_id(), members);
+                Some(id)
+            }));
+        }
         self.cluster = Some(cluster);
         self
     }

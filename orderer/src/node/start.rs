@@ -118,6 +118,7 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         filters,
         raft: Some(raft.clone()),
         puller: Some(Arc::new(BlockPuller::new(cluster_client, signer.clone()))),
+        membership: None,
     };
     let registrar = Arc::new(
         Registrar::new(store, context, tls_cert_pem.as_deref())

@@ -55,6 +55,17 @@ impl Cluster {
     /// etcdraft `SnapshotIntervalSize` (e.g. "8 KB") in a genesis block remade with upstream
     /// configtxgen before anything joins.
     pub fn start(channel: &str, orderers: usize, snapshot_interval: Option<&str>) -> Self {
+        Self::start_with(channel, orderers, None, snapshot_interval)
+    }
+
+    /// Like [`Cluster::start`], with only the first `genesis_consenters` orderers as the
+    /// channel's genesis consenters (the others can be added by a config update).
+    pub fn start_with(
+        channel: &str,
+        orderers: usize,
+        genesis_consenters: Option<usize>,
+        snapshot_interval: Option<&str>,
+    ) -> Self {
         let toolchain =
             UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
         let mut topology = Topology::new(channel, &toolchain)
@@ -62,8 +73,8 @@ impl Cluster {
             .peer_org("Org1", 1);
         topology.orderer_command = NodeCommand::new(env!("CARGO_BIN_EXE_orderer"), &[]);
         let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
-        if let Some(size) = snapshot_interval {
-            remake_genesis_block(&network, size);
+        if snapshot_interval.is_some() || genesis_consenters.is_some() {
+            remake_genesis_block(&network, snapshot_interval, genesis_consenters);
         }
         let admin = network.admin_of("Org1MSP").unwrap();
         let signer = X509Msp::load_local(&admin.msp_dir(), "Org1MSP")
@@ -270,21 +281,24 @@ impl Cluster {
     }
 }
 
-/// Rewrites the harness's configtx.yaml with `SnapshotIntervalSize: <size>` and makes the
-/// genesis block again with upstream configtxgen.
-fn remake_genesis_block(network: &Network, size: &str) {
+/// Rewrites the harness's configtx.yaml (etcdraft `SnapshotIntervalSize`, the first
+/// `consenters` consenters only) and makes the genesis block again with upstream configtxgen.
+fn remake_genesis_block(network: &Network, size: Option<&str>, consenters: Option<usize>) {
     let dir = network.work_dir().join("configtx");
     let path = dir.join("configtx.yaml");
-    let yaml = std::fs::read_to_string(&path).unwrap();
-    let line = yaml
-        .lines()
-        .find(|l| l.trim_start().starts_with("SnapshotIntervalSize:"))
-        .expect("the harness configtx.yaml sets SnapshotIntervalSize")
-        .to_string();
-    let indent = &line[..line.len() - line.trim_start().len()];
-    let yaml = yaml.replace(&line, &format!("{indent}SnapshotIntervalSize: {size}"));
-    std::fs::write(&path, yaml).unwrap();
     let profile = weft_interop_tests::fabric_config::CHANNEL_PROFILE;
+    let mut yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let raft = &mut yaml["Profiles"][profile]["Orderer"]["EtcdRaft"];
+    if let Some(size) = size {
+        raft["Options"]["SnapshotIntervalSize"] = size.into();
+    }
+    if let Some(count) = consenters
+        && let Some(list) = raft["Consenters"].as_sequence_mut()
+    {
+        list.truncate(count);
+    }
+    std::fs::write(&path, serde_yaml_ng::to_string(&yaml).unwrap()).unwrap();
     let status = clean_command(&network.toolchain().bin("configtxgen"))
         .arg("-configPath")
         .arg(&dir)
@@ -303,6 +317,26 @@ fn remake_genesis_block(network: &Network, size: &str) {
         "configtxgen: {}",
         String::from_utf8_lossy(&status.stderr)
     );
+}
+
+/// Standard base64 with padding (configtxlator's JSON for bytes fields).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Sends `signal` (e.g. "KILL", "STOP", "CONT") to process `pid`.

@@ -13,6 +13,7 @@ mod upstream_config_update;
 mod upstream_deliver;
 mod upstream_faults;
 mod upstream_hostile;
+mod upstream_membership;
 mod upstream_node;
 mod upstream_onboarding;
 mod upstream_registrar;

@@ -38,6 +38,7 @@ fn registrar_with(
         filters: FilterOptions::default(),
         raft,
         puller: None,
+        membership: None,
     };
     Registrar::new(store, context, Some(&pem)).unwrap()
 }
