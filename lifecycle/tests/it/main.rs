@@ -7,3 +7,4 @@ mod packages;
 mod resolve;
 mod scc_flow;
 mod upstream_go_lifecycle_state;
+mod upstream_go_packages;
