@@ -1,22 +1,20 @@
 //! The channels of one peer (Fabric's `core/peer` channel map and `ledgermgmt`), built for the
 //! service-network case of thousands of channels on one node.
 //!
-//! Every channel's blocks live in one shared [`BlockStore`]; a channel exists once its genesis
-//! block is stored, so joined channels resume after a restart without a separate registry.
-//! A [`PeerChannel`] is loaded on first use (its config bundle is parsed from the last config
-//! block) and costs no thread or timer: readers and the block puller share it through an
-//! `Arc`. Joining goes through [`ChannelManager::join`] (cscc `JoinChain`), which stores the
-//! genesis block through the commit service and hands the new channel to whoever registered with
-//! [`ChannelManager::on_join`] (the node starts pulling its blocks).
+//! Every channel's ledger lives in the node's `weft-committer` [`Committer`]: one block store,
+//! state and history database for all channels and one committer thread, so joined channels
+//! resume after a restart without a separate registry and an idle channel costs no thread or
+//! timer. A [`PeerChannel`] is a cheap view on one channel (its chain for queries and Deliver,
+//! its current config). Joining goes through [`ChannelManager::join`] (cscc `JoinChain`), which
+//! hands the new channel to whoever registered with [`ChannelManager::on_join`] (the node
+//! starts pulling its blocks).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fabric_protos::common::Block;
 use weft_channelconfig::{BundleSources, ChannelBundle};
-use weft_ledger::BlockStore;
+use weft_committer::{ChannelView, Committer};
 
-use crate::commit::CommitService;
 use crate::error::{PeerError, Result};
 
 /// Called with each newly joined channel.
@@ -24,24 +22,25 @@ pub type JoinHook = Box<dyn Fn(Arc<PeerChannel>) + Send + Sync>;
 
 /// All channels of the peer.
 pub struct ChannelManager {
-    store: BlockStore,
-    committer: CommitService,
-    loaded: Mutex<HashMap<String, Arc<PeerChannel>>>,
-    /// Serializes joins so that two JoinChain calls for one channel cannot both store a genesis
-    /// block.
+    committer: Committer,
+    /// Serializes joins so that a second JoinChain for a channel is refused as Fabric refuses
+    /// it (the committer itself treats a repeated genesis block as a no-op).
     joining: Mutex<()>,
     join_hook: Mutex<Option<JoinHook>>,
 }
 
 impl ChannelManager {
-    pub fn new(store: BlockStore, committer: CommitService) -> Self {
+    pub fn new(committer: Committer) -> Self {
         Self {
-            store,
             committer,
-            loaded: Mutex::new(HashMap::new()),
             joining: Mutex::new(()),
             join_hook: Mutex::new(None),
         }
+    }
+
+    /// The committer holding every channel's ledger.
+    pub fn committer(&self) -> &Committer {
+        &self.committer
     }
 
     /// Registers the hook called after each successful join.
@@ -54,24 +53,15 @@ impl ChannelManager {
 
     /// Ids of the joined channels, in byte order.
     pub fn channel_ids(&self) -> Result<Vec<String>> {
-        Ok(self.store.channels()?)
+        Ok(self.committer.channels())
     }
 
-    /// The channel, loading it on first use; `None` when it is not joined.
+    /// The channel; `None` when it is not joined.
     pub fn get(&self, id: &str) -> Result<Option<Arc<PeerChannel>>> {
-        if let Some(channel) = self.loaded_channel(id) {
-            return Ok(Some(channel));
-        }
-        let Ok(ledger) = self.store.channel(id) else {
-            // Not an acceptable channel id, so certainly not a joined channel.
-            return Ok(None);
-        };
-        if ledger.height()? == 0 {
-            return Ok(None);
-        }
-        let channel = Arc::new(PeerChannel::load(ledger)?);
-        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(Some(loaded.entry(id.to_owned()).or_insert(channel).clone()))
+        Ok(self
+            .committer
+            .channel(id)
+            .map(|view| Arc::new(PeerChannel { view })))
     }
 
     /// The channel, or [`PeerError::UnknownChannel`].
@@ -80,16 +70,9 @@ impl ChannelManager {
             .ok_or_else(|| PeerError::UnknownChannel(id.to_owned()))
     }
 
-    fn loaded_channel(&self, id: &str) -> Option<Arc<PeerChannel>> {
-        self.loaded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-    }
-
     /// Joins the channel whose genesis block this is (cscc `JoinChain`): the block must be a
-    /// valid config block numbered 0 of a channel not joined yet.
+    /// valid config block numbered 0 of an application channel not joined yet. Blocks until
+    /// the block is stored.
     pub fn join(&self, genesis_bytes: &[u8]) -> Result<Arc<PeerChannel>> {
         let block = weft_protoutil::decode::<Block>("Block", genesis_bytes).map_err(|e| {
             PeerError::BadRequest(format!("Failed to reconstruct the genesis block, {e}"))
@@ -114,28 +97,16 @@ impl ChannelManager {
         }
         let channel = {
             let _guard = self.joining.lock().unwrap_or_else(PoisonError::into_inner);
-            let ledger = self.store.channel(&id)?;
-            if ledger.height()? > 0 {
+            if self.committer.channel(&id).is_some() {
                 return Err(PeerError::AlreadyJoined(id));
             }
             // The committer stores the block as Fabric's cscc does (every transaction marked
             // VALID) and sets up the channel's state.
-            let bundle =
-                self.committer
-                    .join_blocking(block)
-                    .map_err(|reason| PeerError::Channel {
-                        channel: id.clone(),
-                        reason,
-                    })?;
-            let channel = Arc::new(PeerChannel {
-                ledger,
-                bundle: RwLock::new(bundle),
-            });
-            self.loaded
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id.clone(), channel.clone());
-            channel
+            let view = self.committer.join(block).map_err(|e| PeerError::Channel {
+                channel: id.clone(),
+                reason: e.to_string(),
+            })?;
+            Arc::new(PeerChannel { view })
         };
         tracing::info!(channel = %id, "joined channel");
         if let Some(hook) = self
@@ -152,64 +123,25 @@ impl ChannelManager {
 
 /// One joined channel: its chain in the shared store and its current config.
 pub struct PeerChannel {
-    ledger: weft_ledger::Channel,
-    bundle: RwLock<Arc<ChannelBundle>>,
+    view: ChannelView,
 }
 
 impl PeerChannel {
-    fn with_bundle(ledger: weft_ledger::Channel, bundle: ChannelBundle) -> Self {
-        Self {
-            ledger,
-            bundle: RwLock::new(Arc::new(bundle)),
-        }
-    }
-
-    /// Reads the channel's config from its last config block, found through the newest
-    /// block's metadata as Fabric does.
-    fn load(ledger: weft_ledger::Channel) -> Result<Self> {
-        let id = ledger.id().to_owned();
-        let broken = |reason: String| PeerError::Channel {
-            channel: id.clone(),
-            reason,
-        };
-        let newest = ledger
-            .block_by_number(u64::MAX)?
-            .ok_or_else(|| broken("the store lists the channel but holds no block".into()))?;
-        let index = weft_orderer::last_config_index(&newest)
-            .map_err(|e| broken(format!("newest block names no last config: {e}")))?;
-        let config_block = ledger
-            .block_by_number(index)?
-            .ok_or_else(|| broken(format!("last config block {index} is missing")))?;
-        let bundle = ChannelBundle::from_config_block(&config_block, BundleSources::weft())
-            .map_err(|source| PeerError::ChannelConfig {
-                channel: id.clone(),
-                source,
-            })?;
-        Ok(Self::with_bundle(ledger, bundle))
-    }
-
     pub fn id(&self) -> &str {
-        self.ledger.id()
+        self.view.blocks.id()
     }
 
+    /// The channel's chain, for queries and Deliver.
     pub fn ledger(&self) -> &weft_ledger::Channel {
-        &self.ledger
+        &self.view.blocks
     }
 
     /// The channel's current config.
     pub fn bundle(&self) -> Arc<ChannelBundle> {
-        self.bundle
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.view.bundle()
     }
 
     pub fn height(&self) -> Result<u64> {
-        Ok(self.ledger.height()?)
-    }
-
-    /// Makes `bundle` the channel's config (after the committer applied a config block).
-    pub fn set_bundle(&self, bundle: Arc<ChannelBundle>) {
-        *self.bundle.write().unwrap_or_else(PoisonError::into_inner) = bundle;
+        Ok(self.view.height())
     }
 }

@@ -3,11 +3,8 @@
 //! `ValidationInfo` and `CollectionValidationInfo`, F25 core/chaincode/lifecycle/
 //! deployedcc_infoprovider.go).
 //!
-//! One source serves one channel: implicit org collections take their endorsement policy from
-//! the channel config (the org's `Endorsement` policy, else any member of the org), so the
-//! source follows the channel's config through [`LifecycleDefinitions::set_bundle`].
-
-use std::sync::{Arc, PoisonError, RwLock};
+//! Implicit org collections take their endorsement policy from the channel config: the org's
+//! `Endorsement` policy, else any member of the org.
 
 use fabric_protos::common::{
     MspPrincipal, MspRole, SignaturePolicy, SignaturePolicyEnvelope, msp_principal, msp_role,
@@ -27,26 +24,9 @@ use weft_lifecycle::{ChaincodeDefinition, LIFECYCLE_NAMESPACE, committed_definit
 /// Prefix of the implicit per-org collection names (Fabric's `implicitcollection`).
 pub const IMPLICIT_COLLECTION_PREFIX: &str = "_implicit_org_";
 
-/// Definitions committed through `_lifecycle`, for one channel.
-#[derive(Default)]
-pub struct LifecycleDefinitions {
-    bundle: RwLock<Option<Arc<ChannelBundle>>>,
-}
-
-impl LifecycleDefinitions {
-    /// The channel config validation runs under (the config before the block).
-    pub fn set_bundle(&self, bundle: Arc<ChannelBundle>) {
-        *self.bundle.write().unwrap_or_else(PoisonError::into_inner) = Some(bundle);
-    }
-
-    fn bundle(&self) -> Result<Arc<ChannelBundle>, String> {
-        self.bundle
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .ok_or_else(|| "the channel config is not loaded yet".to_owned())
-    }
-}
+/// Definitions committed through `_lifecycle`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LifecycleDefinitions;
 
 /// Whether a definition exists: `_lifecycle` always does (with no collections of its own).
 enum Defined {
@@ -93,13 +73,13 @@ impl DefinitionSource for LifecycleDefinitions {
         namespace: &str,
         collection: &str,
         state: &dyn VersionedStore,
+        bundle: &ChannelBundle,
     ) -> Result<CollectionPolicy, String> {
         let Some(defined) = definition(state, namespace)? else {
             return Ok(CollectionPolicy::Undefined);
         };
         if let Some(msp_id) = collection.strip_prefix(IMPLICIT_COLLECTION_PREFIX) {
-            let bundle = self.bundle()?;
-            return Ok(implicit_collection_policy(&bundle, msp_id));
+            return Ok(implicit_collection_policy(bundle, msp_id));
         }
         let Defined::Chaincode(definition) = defined else {
             return Ok(CollectionPolicy::Undefined);

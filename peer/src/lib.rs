@@ -1,14 +1,13 @@
 //! The Weft peer node, a drop-in for Fabric's `peer node start`.
 //!
-//! - [`channels`]: the peer's channels in one shared block store, loaded on first use; joining
-//!   from a genesis block, config tracking.
+//! - [`channels`]: the peer's channels (views on the committer's ledgers); joining from a
+//!   genesis block.
 //! - [`scc`]: the system chaincodes `cscc` (join, list, channel config) and `qscc` (ledger
 //!   queries) as [`weft_chaincode_api::Chaincode`] implementations.
 //! - [`blocks`]: pulling each channel's blocks from its orderers (endpoints and TLS roots from
 //!   the channel config, failover, bounded backoff).
-//! - [`commit`]: the commit thread that owns every channel's `weft-committer` ledger
-//!   (verification, validation, TRANSACTIONS_FILTER, COMMIT_HASH, state and history);
-//!   [`definitions`] gives it the chaincode definitions from `_lifecycle`.
+//! - [`definitions`]: chaincode definitions from `_lifecycle` for the `weft-committer`
+//!   committer that verifies, validates and commits every channel's blocks.
 //! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
 //!   endpoint.
 //! - [`proposal`]: the ACL checks of the peer's own services.
@@ -19,7 +18,6 @@
 
 pub mod blocks;
 pub mod channels;
-pub mod commit;
 pub mod definitions;
 mod error;
 pub mod node;

@@ -73,3 +73,79 @@ fn org_tls_roots(bundle: &ChannelBundle, org_name: &str) -> Vec<Vec<u8>> {
         None => Vec::new(),
     }
 }
+
+/// `peer.deliveryclient.addressOverrides`: an orderer address from channel configs replaced by
+/// another, optionally with the CA certificates (PEM) that authenticate the new address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointOverride {
+    pub from: String,
+    pub to: String,
+    pub tls_roots_pem: Option<Vec<u8>>,
+}
+
+/// Applies the overrides to the endpoints of a channel config, as Fabric's orderer connection
+/// source does: the address is replaced, and the roots too when the override names a CA file.
+pub fn apply_overrides(
+    endpoints: Vec<OrdererEndpoint>,
+    overrides: &[EndpointOverride],
+) -> Vec<OrdererEndpoint> {
+    endpoints
+        .into_iter()
+        .map(
+            |endpoint| match overrides.iter().find(|o| o.from == endpoint.address) {
+                Some(o) => OrdererEndpoint {
+                    address: o.to.clone(),
+                    tls_roots_pem: o
+                        .tls_roots_pem
+                        .clone()
+                        .map_or(endpoint.tls_roots_pem, |pem| vec![pem]),
+                },
+                None => endpoint,
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(address: &str, root: &[u8]) -> OrdererEndpoint {
+        OrdererEndpoint {
+            address: address.into(),
+            tls_roots_pem: vec![root.to_vec()],
+        }
+    }
+
+    #[test]
+    fn overrides_replace_address_and_optionally_roots() {
+        let overrides = [
+            EndpointOverride {
+                from: "o0:7050".into(),
+                to: "proxy:1".into(),
+                tls_roots_pem: None,
+            },
+            EndpointOverride {
+                from: "o1:7050".into(),
+                to: "proxy:2".into(),
+                tls_roots_pem: Some(b"other-ca".to_vec()),
+            },
+        ];
+        let got = apply_overrides(
+            vec![
+                endpoint("o0:7050", b"ca"),
+                endpoint("o1:7050", b"ca"),
+                endpoint("o2:7050", b"ca"),
+            ],
+            &overrides,
+        );
+        assert_eq!(
+            got,
+            vec![
+                endpoint("proxy:1", b"ca"),
+                endpoint("proxy:2", b"other-ca"),
+                endpoint("o2:7050", b"ca"),
+            ]
+        );
+    }
+}

@@ -24,9 +24,10 @@ use tokio::sync::mpsc;
 use weft_comm::{ClientConfig, ClientTlsConfig, MessageLimits};
 use weft_msp::SigningIdentity;
 
-use super::endpoints::{OrdererEndpoint, orderer_endpoints};
+use super::endpoints::{EndpointOverride, OrdererEndpoint, apply_overrides, orderer_endpoints};
+use weft_committer::{CommitError, Committer};
+
 use crate::channels::PeerChannel;
-use crate::commit::{CommitReply, CommitService};
 
 /// First wait after a failed attempt.
 pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
@@ -48,19 +49,21 @@ pub struct PullerSettings {
     pub client_key_pem: Option<Vec<u8>>,
     /// Longest wait between attempts.
     pub backoff_max: Duration,
+    /// `peer.deliveryclient.addressOverrides`.
+    pub address_overrides: Vec<EndpointOverride>,
 }
 
 /// Starts and owns the pullers of all channels.
 pub struct BlockPuller {
     settings: PullerSettings,
-    committer: CommitService,
+    committer: Committer,
     runtime: tokio::runtime::Handle,
 }
 
 impl BlockPuller {
     pub fn new(
         settings: PullerSettings,
-        committer: CommitService,
+        committer: Committer,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
@@ -83,7 +86,7 @@ impl BlockPuller {
 
 struct ChannelPuller {
     settings: PullerSettings,
-    committer: CommitService,
+    committer: Committer,
     channel: Arc<PeerChannel>,
 }
 
@@ -103,7 +106,10 @@ impl ChannelPuller {
         // Fabric's peers pick a random orderer.
         let mut attempt = random_index();
         loop {
-            let endpoints = orderer_endpoints(&self.channel.bundle());
+            let endpoints = apply_overrides(
+                orderer_endpoints(&self.channel.bundle()),
+                &self.settings.address_overrides,
+            );
             if endpoints.is_empty() {
                 tracing::warn!(channel = %channel_id, "no orderer endpoints in the channel config; retrying");
                 tokio::time::sleep(self.settings.backoff_max).await;
@@ -203,17 +209,19 @@ impl ChannelPuller {
     /// Verifies, validates and commits one block.
     async fn commit(&self, block: fabric_protos::common::Block) -> Result<(), String> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
-        match self.committer.commit(self.channel.id(), block).await {
-            CommitReply::Committed {
-                bundle,
-                transactions,
-            } => {
-                self.channel.set_bundle(bundle);
-                tracing::info!(channel = %self.channel.id(), number, transactions, "committed block");
+        let committer = self.committer.clone();
+        let channel = self.channel.id().to_owned();
+        let committed =
+            tokio::task::spawn_blocking(move || committer.commit_block(&channel, block))
+                .await
+                .map_err(|e| format!("commit task failed: {e}"))?;
+        match committed {
+            Ok(outcome) => {
+                tracing::info!(channel = %self.channel.id(), number, transactions = outcome.txs.len(), "committed block");
                 Ok(())
             }
-            CommitReply::Refused(reason) => Err(format!("block {number} refused: {reason}")),
-            CommitReply::Failed(reason) => Err(format!("block {number} not committed: {reason}")),
+            Err(CommitError::Verify(e)) => Err(format!("block {number} refused: {e}")),
+            Err(e) => Err(format!("block {number} not committed: {e}")),
         }
     }
 

@@ -16,14 +16,16 @@ use weft_nodeconfig::{Env, MetricsProvider, PeerConfig};
 use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::operations::{LogSpec, Metrics, Operations, serve_operations};
 
+use crate::blocks::endpoints::EndpointOverride;
 use crate::blocks::puller::BACKOFF_MAX_DEFAULT;
 use crate::blocks::{BlockPuller, PullerSettings};
 use crate::channels::ChannelManager;
-use crate::commit::CommitService;
+use crate::definitions::LifecycleDefinitions;
 use crate::node::deliver::DeliverService;
 use crate::node::endorser::EndorserService;
 use crate::scc::{Cscc, Qscc};
 use crate::support::{Chaincodes, EndorserChannels};
+use weft_committer::Committer;
 use weft_endorser::{Endorser, EndorserConfig};
 
 /// Where under `peer.fileSystemPath` Weft keeps its ledger (apart from Fabric's
@@ -41,6 +43,11 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let config = PeerConfig::load(&Env::from_process(), &cwd).map_err(|e| e.to_string())?;
+    if !config.gossip.org_leader && !config.gossip.use_leader_election {
+        tracing::warn!(
+            "peer.gossip.orgLeader is false and leader election is off: a Go peer would wait for blocks over gossip, which Weft does not run; this peer pulls blocks from the orderers itself"
+        );
+    }
     for setting in config.document.accepted_but_unused() {
         tracing::debug!(key = %setting.key, "setting accepted but has no effect in Weft");
     }
@@ -56,16 +63,20 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     let local_msp: Arc<dyn IdentityDeserializer> = Arc::new(msp);
 
     let ledger_dir = config.file_system_path.join(LEDGER_DIR);
-    let (committer, store) = {
+    let committer = {
         let dir = ledger_dir.clone();
         tokio::task::spawn_blocking(move || {
-            CommitService::start(&dir, weft_ledger::StoreOptions::default())
+            Committer::start(
+                dir,
+                weft_ledger::StoreOptions::default(),
+                Arc::new(LifecycleDefinitions),
+            )
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("peer.fileSystemPath: {e}"))?
+        .map_err(|e| format!("peer.fileSystemPath {}: {e}", ledger_dir.display()))?
     };
-    let channels = Arc::new(ChannelManager::new(store, committer.clone()));
+    let channels = Arc::new(ChannelManager::new(committer.clone()));
 
     let puller = Arc::new(BlockPuller::new(
         puller_settings(&config, signer.clone())?,
@@ -197,6 +208,21 @@ fn puller_settings(
     } else {
         (None, None)
     };
+    let mut address_overrides = Vec::new();
+    for o in &config.delivery_client.address_overrides {
+        let tls_roots_pem = match &o.ca_certs_file {
+            Some(path) => Some(read_file(
+                "peer.deliveryclient.addressOverrides caCertsFile",
+                path,
+            )?),
+            None => None,
+        };
+        address_overrides.push(EndpointOverride {
+            from: o.from.clone(),
+            to: o.to.clone(),
+            tls_roots_pem,
+        });
+    }
     let backoff_max = config
         .delivery_client
         .reconnect_backoff_threshold
@@ -220,6 +246,7 @@ fn puller_settings(
         client_cert_pem,
         client_key_pem,
         backoff_max,
+        address_overrides,
     })
 }
 

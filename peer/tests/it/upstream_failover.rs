@@ -44,15 +44,22 @@ fn approve_via(network: &Network, orderer: &str, name: &str) {
         "--cafile",
         &ca,
     ];
-    let output = network
-        .peer_cli(GO_PEER, &args)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        output.stderr.contains("committed with status (VALID)"),
-        "{}",
-        output.stderr
-    );
+    // Right after an orderer stops, the Raft cluster may still be electing a leader and refuse
+    // the broadcast; retry a bounded number of times.
+    let mut last_error = String::new();
+    for _ in 0..BROADCAST_ATTEMPTS {
+        match network.peer_cli(GO_PEER, &args) {
+            Ok(output) if output.stderr.contains("committed with status (VALID)") => return,
+            Ok(output) => last_error = output.stderr,
+            Err(e) => last_error = e.to_string(),
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    panic!("approval of {name} never committed: {last_error}");
 }
+
+/// Attempts at ordering an approval while the orderers elect a new leader.
+const BROADCAST_ATTEMPTS: usize = 15;
 
 #[test]
 fn upstream_weft_peer_fails_over_to_another_orderer() {
