@@ -135,6 +135,12 @@ impl Network {
         let address = free_ports(1)?
             .pop()
             .ok_or_else(|| HarnessError::Ports(std::io::ErrorKind::AddrNotAvailable.into()))?;
+        if let Some((unknown, _)) = other_packages
+            .iter()
+            .find(|(peer, _)| self.peer(peer).is_err())
+        {
+            return Err(HarnessError::UnknownNode((*unknown).to_owned()));
+        }
         let label = format!("{name}_{CCAAS_VERSION}");
         let package_file = self.write_ccaas_package(&label, address)?;
         let mut installed = Vec::new();

@@ -6,6 +6,9 @@
 //! the Rust contracts in chaincode/contracts; the Go servers must match them
 //! so that Weft and Go peers can be compared on the same chaincode.
 
+use std::path::Path;
+use std::time::Instant;
+
 use weft_interop_tests::{
     CcaasChaincode, ContractKind, HarnessError, Network, REFERENCE_VERSION, Topology,
     UpstreamToolchain, chaincode_error_message, invoke_payload,
@@ -59,10 +62,16 @@ fn asset(id: &str, color: &str, size: i64, owner: &str, value: i64) -> serde_jso
 /// network, each contract with its own server process.
 #[test]
 fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
+    let started = Instant::now();
     let mut network = start_network();
+    let network_up = started.elapsed();
     let basic = network
         .deploy_ccaas("basic", ContractKind::Basic)
         .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "network up in {network_up:?}, basic deployed as ccaas in {:?}",
+        started.elapsed() - network_up
+    );
     assert_eq!(basic.sequence, 1);
     assert!(
         basic.package_id.starts_with("basic_1.0:"),
@@ -72,8 +81,15 @@ fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
     let running: Vec<String> = network.node_pids().into_iter().map(|(n, _)| n).collect();
     assert!(running.contains(&basic.process_name), "{running:?}");
 
+    let invoked = Instant::now();
     assert_eq!(invoke(&network, &basic, &["InitLedger"]), "");
+    eprintln!(
+        "InitLedger invoke (endorse both orgs, order, commit) took {:?}",
+        invoked.elapsed()
+    );
+    let queried = Instant::now();
     let read = query(&network, ORG2_PEER, &basic, &["ReadAsset", "asset1"]);
+    eprintln!("ReadAsset query took {:?}", queried.elapsed());
     // Byte-exact: the Go sample's JSON, as the WASM contract writes it.
     assert_eq!(
         read,
@@ -187,6 +203,10 @@ fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
         failure(network.chaincode_query(ORG1_PEER, &crud.name, &["Read"])),
         "Read takes 1 arguments, got 0"
     );
+    assert!(matches!(
+        network.deploy_ccaas_with("other", ContractKind::Crud, &[("peer9.nowhere", Path::new("x"))]),
+        Err(HarnessError::UnknownNode(peer)) if peer == "peer9.nowhere"
+    ));
 
     // The basic contract is untouched by crud's writes (separate namespaces).
     assert_eq!(
