@@ -42,5 +42,6 @@ pub use simulator::{SimulationOutput, TxSimulator};
 pub use support::{
     ChaincodeDefinition, ChaincodeRegistry, ChannelSource, ChannelSupport, CollectionAccess,
     DEFAULT_ENDORSEMENT_PLUGIN, PEER_CHAINCODE_TO_CHAINCODE, PEER_PROPOSE,
-    SYSTEM_CHAINCODE_VERSION, SimulationState, StateQuery, check_policy_acl, default_acl_policy,
+    SYSTEM_CHAINCODE_VERSION, SimulationState, StateQuery, StateView, check_policy_acl,
+    default_acl_policy,
 };

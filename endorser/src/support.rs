@@ -12,7 +12,7 @@ use std::sync::Arc;
 use fabric_protos::protos::SignedProposal;
 use fabric_protos::rwset::TxPvtReadWriteSet;
 use weft_chaincode_api::{Chaincode, KeyModification, StubError};
-use weft_ledger::kv::VersionedStore;
+use weft_ledger::kv::{KvError, ScanItem, VersionedStore, VersionedValue};
 use weft_msp::IdentityDeserializer;
 use weft_policy::api::{PolicyManager, SignedData};
 
@@ -94,10 +94,41 @@ pub trait StateQuery {
     fn get_state(&mut self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StubError>;
 }
 
+/// Read access to a channel's committed state: all a simulation needs. Every
+/// [`VersionedStore`] is one; a peer whose store lives on another thread can implement just
+/// this.
+pub trait StateView {
+    /// The committed value of `key` in namespace `ns`.
+    fn get(&self, ns: &str, key: &[u8]) -> Result<Option<VersionedValue>, KvError>;
+
+    /// Entries of `ns` with `start <= key < end` in key byte order (empty `end`: to the end).
+    fn scan<'a>(
+        &'a self,
+        ns: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Box<dyn Iterator<Item = ScanItem> + 'a>, KvError>;
+}
+
+impl<T: VersionedStore + ?Sized> StateView for T {
+    fn get(&self, ns: &str, key: &[u8]) -> Result<Option<VersionedValue>, KvError> {
+        VersionedStore::get(self, ns, key)
+    }
+
+    fn scan<'a>(
+        &'a self,
+        ns: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Box<dyn Iterator<Item = ScanItem> + 'a>, KvError> {
+        VersionedStore::scan(self, ns, start, end)
+    }
+}
+
 /// A consistent view of a channel's committed state for one simulation. The peer should make
 /// commits wait while a view is alive (Go's simulator holds the commit lock's read side); the
 /// endorser drops it as soon as the simulation ends.
-pub type SimulationState = Box<dyn VersionedStore + Send>;
+pub type SimulationState = Box<dyn StateView + Send>;
 
 /// One channel as the endorser sees it.
 pub trait ChannelSupport: Send + Sync {
