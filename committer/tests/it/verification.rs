@@ -164,3 +164,109 @@ fn oversized_or_garbage_bytes_do_not_decode() {
         block
     );
 }
+
+/// The shared channel's config switched to BFT with the orderer as consenter 1.
+fn bft_bundle() -> weft_channelconfig::ChannelBundle {
+    use fabric_protos::common::{ConfigValue, Consenter, Orderers};
+    use fabric_protos::msp::SerializedIdentity;
+    use fabric_protos::orderer::ConsensusType;
+    use fabric_protos::orderer::smartbft::Options;
+    use weft_msp::Identity;
+
+    let net = Network::shared();
+    let orderer = SerializedIdentity::decode(net.orderer().serialize().as_slice()).unwrap();
+    let mut config = net.bundle.config().clone();
+    let group = config
+        .channel_group
+        .as_mut()
+        .unwrap()
+        .groups
+        .get_mut("Orderer")
+        .unwrap();
+    let consensus = ConsensusType {
+        r#type: "BFT".into(),
+        metadata: Options::default().encode_to_vec(),
+        state: 0,
+    };
+    group.values.get_mut("ConsensusType").unwrap().value = consensus.encode_to_vec();
+    let orderers = Orderers {
+        consenter_mapping: vec![Consenter {
+            id: 1,
+            host: "orderer.example.com".into(),
+            port: 7050,
+            msp_id: orderer.mspid,
+            identity: orderer.id_bytes,
+            client_tls_cert: vec![],
+            server_tls_cert: vec![],
+        }],
+    };
+    group.values.insert(
+        "Orderers".into(),
+        ConfigValue {
+            version: 0,
+            value: orderers.encode_to_vec(),
+            mod_policy: "Admins".into(),
+        },
+    );
+    weft_channelconfig::ChannelBundle::new(
+        crate::fixture::CHANNEL,
+        &config,
+        weft_channelconfig::BundleSources::weft(),
+    )
+    .unwrap()
+}
+
+/// Replaces the SIGNATURES metadata with one v3 BFT signature naming consenter `id`.
+fn sign_by_consenter_id(block: &mut Block, id: u32) {
+    use fabric_protos::common::{
+        BlockMetadataIndex, IdentifierHeader, Metadata, MetadataSignature,
+    };
+    use weft_msp::SigningIdentity;
+
+    let value = b"bft-block-metadata".to_vec();
+    let identifier_header = IdentifierHeader {
+        identifier: id,
+        nonce: vec![4; 24],
+    }
+    .encode_to_vec();
+    let mut signed = value.clone();
+    signed.extend_from_slice(&identifier_header);
+    signed.extend_from_slice(&weft_protoutil::block_header_bytes(
+        block.header.as_ref().unwrap(),
+    ));
+    let metadata = Metadata {
+        value,
+        signatures: vec![MetadataSignature {
+            signature_header: vec![],
+            signature: Network::shared().orderer().sign(&signed).unwrap(),
+            identifier_header,
+        }],
+    };
+    block.metadata.as_mut().unwrap().metadata[BlockMetadataIndex::Signatures as usize] =
+        metadata.encode_to_vec();
+}
+
+// Mirrors Fabric v3's BlockSignatureVerifier: on a BFT channel a signature may name its signer
+// by consenter id (IdentifierHeader); unknown ids are skipped; on a non-BFT channel such a
+// signature has no signer.
+#[test]
+fn bft_signatures_name_consenters_by_id() {
+    let h = Harness::new();
+    let bft = bft_bundle();
+    let tip = ChainTip {
+        next_number: 1,
+        previous_hash: None,
+    };
+    let mut block = h.next_block(vec![tx()]);
+    sign_by_consenter_id(&mut block, 1);
+    verify_block(&bft, tip, &block).unwrap();
+    assert!(matches!(
+        verify_block(h.ledger.bundle(), tip, &block),
+        Err(VerifyError::PolicyNotSatisfied { .. })
+    ));
+    sign_by_consenter_id(&mut block, 2);
+    assert!(matches!(
+        verify_block(&bft, tip, &block),
+        Err(VerifyError::PolicyNotSatisfied { .. })
+    ));
+}
