@@ -91,6 +91,8 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<Memory>,
     /// The result waiting for `take_result`; empty when there is none.
     pending: Vec<u8>,
+    /// Log messages emitted so far by this invocation.
+    logged: u32,
     pub(crate) response: Option<Response>,
     pub(crate) limiter: MemoryLimiter,
 }
@@ -105,6 +107,7 @@ impl HostState {
             package_id,
             memory: None,
             pending: Vec::new(),
+            logged: 0,
             response: None,
             limiter,
         }
@@ -363,10 +366,22 @@ fn guest_message(
     Ok(String::from_utf8_lossy(bytes.first().map_or(&[][..], Vec::as_slice)).into_owned())
 }
 
+/// Log lines one invocation may write to the peer's log; later ones are dropped, so a guest
+/// cannot flood the log within its fuel.
+const MAX_LOG_MESSAGES_PER_INVOCATION: u32 = 256;
+
 fn log(mut caller: Caller<'_, HostState>, level: i32, ptr: u32, len: u32) -> wasmtime::Result<()> {
     charge_fuel(&mut caller)?;
     let message = guest_message(&caller, "log", ptr, len)?;
-    let package = &*caller.data().package_id;
+    let state = caller.data_mut();
+    state.logged = state.logged.saturating_add(1);
+    let package = &*state.package_id;
+    if state.logged > MAX_LOG_MESSAGES_PER_INVOCATION {
+        if state.logged == MAX_LOG_MESSAGES_PER_INVOCATION + 1 {
+            tracing::warn!(target: "chaincode", package, "chaincode wrote more than {MAX_LOG_MESSAGES_PER_INVOCATION} log messages in one invocation; dropping the rest");
+        }
+        return Ok(());
+    }
     match level {
         0 => tracing::debug!(target: "chaincode", package, "{message}"),
         1 => tracing::info!(target: "chaincode", package, "{message}"),

@@ -366,7 +366,23 @@ impl Stub {
         let start = if start.is_empty() { EMPTY_KEY_SUBSTITUTE } else { start };
         check_simple_key(start)?;
         check_simple_key(end)?;
-        Ok(self.range_page(start, end, 0, "")?.items)
+        self.all_pages(start, end)
+    }
+
+    /// An unpaginated range; if the peer answers it in parts (a non-empty bookmark), the parts
+    /// are fetched in turn, as the Go shim's iterator does.
+    fn all_pages(&mut self, start: &str, end: &str) -> Result<Vec<KeyValue>> {
+        let mut page = self.range_page(start, end, 0, "")?;
+        let mut items = std::mem::take(&mut page.items);
+        while !page.bookmark.is_empty() {
+            let bookmark = std::mem::take(&mut page.bookmark);
+            page = self.range_page(start, end, 0, &bookmark)?;
+            if page.items.is_empty() {
+                break;
+            }
+            items.append(&mut page.items);
+        }
+        Ok(items)
     }
 
     /// One page of at most `page_size` simple keys; pass the returned bookmark to continue.
@@ -387,7 +403,7 @@ impl Stub {
     pub fn get_state_by_partial_composite_key(&mut self, object_type: &str, attributes: &[&str]) -> Result<Vec<KeyValue>> {
         let start = create_composite_key(object_type, attributes)?;
         let end = format!("{}{}", start, MAX_UNICODE_RUNE);
-        Ok(self.range_page(&start, &end, 0, "")?.items)
+        self.all_pages(&start, &end)
     }
 
     pub fn get_state_by_partial_composite_key_with_pagination(
