@@ -11,9 +11,7 @@ use fabric_protos::peer::{ApplicationPolicy, CollectionConfigPackage, applicatio
 use prost::Message;
 
 use crate::error::{Context, LifecycleError};
-use crate::state::{
-    self, FieldReader, FieldValue, LIFECYCLE_NAMESPACE, NAMESPACES_PREFIX, ReadableState, Record,
-};
+use crate::state::{self, FieldReader, FieldValue, NAMESPACES_PREFIX, ReadableState, Record};
 
 /// Type name of a committed definition (public state).
 pub const CHAINCODE_DEFINITION_TYPE: &str = "ChaincodeDefinition";
@@ -334,9 +332,4 @@ fn signed_by_n_members(n: i32, sorted_ids: &[String]) -> SignaturePolicyEnvelope
         }),
         identities,
     }
-}
-
-/// Whether `name` is the lifecycle namespace itself.
-pub fn is_lifecycle_namespace(name: &str) -> bool {
-    name == LIFECYCLE_NAMESPACE
 }

@@ -112,6 +112,15 @@ pub fn endorsement_target<E: std::fmt::Display>(
     let Some(info) = local_chaincode_info(public, own_hashes, name, installed)? else {
         return Ok(None);
     };
+    runnable(info, channel_id, name).map(Some)
+}
+
+/// The definition and package of an approved, installed chaincode, else Fabric's refusal.
+fn runnable(
+    info: LocalChaincodeInfo,
+    channel_id: &str,
+    name: &str,
+) -> Result<(ChaincodeDefinition, String), LifecycleError> {
     if !info.approved {
         return Err(LifecycleError::rejected(format!(
             "chaincode definition for '{name}' at sequence {} on channel '{channel_id}' has not yet been approved by this org",
@@ -119,7 +128,7 @@ pub fn endorsement_target<E: std::fmt::Display>(
         )));
     }
     match info.package_id {
-        Some(package_id) => Ok(Some((info.definition, package_id))),
+        Some(package_id) => Ok((info.definition, package_id)),
         None => Err(LifecycleError::rejected(format!(
             "chaincode definition for '{name}' exists, but chaincode is not installed"
         ))),
@@ -164,17 +173,7 @@ pub fn chaincode_endorsement_info<E: std::fmt::Display>(
             info.definition.sequence
         )));
     }
-    if !info.approved {
-        return Err(LifecycleError::rejected(format!(
-            "chaincode definition for '{name}' at sequence {current} on channel '{channel_id}' has not yet been approved by this org"
-        )));
-    }
-    match info.package_id {
-        Some(package_id) => Ok(Some((info.definition, package_id))),
-        None => Err(LifecycleError::rejected(format!(
-            "chaincode definition for '{name}' exists, but chaincode is not installed"
-        ))),
-    }
+    runnable(info, channel_id, name).map(Some)
 }
 
 /// For `QueryInstalledChaincode(s)`: on one channel, the committed chaincodes (`names`, from
