@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fabric_protos::protos::{
-    ChaincodeAction, ChaincodeId, Endorsement, ProposalResponse, ProposalResponsePayload,
-    Response as ResponseProto, SignedProposal,
+    ChaincodeAction, ChaincodeId, ChaincodeInterest, Endorsement, ProposalResponse,
+    ProposalResponsePayload, Response as ResponseProto, SignedProposal,
 };
 use prost::Message;
 use weft_chaincode_api::{ERROR, ERROR_THRESHOLD, Response};
@@ -253,6 +253,30 @@ pub fn proposal_binding(nonce: &[u8], creator: &[u8], epoch: u64) -> Vec<u8> {
     weft_protoutil::sha256(&data).to_vec()
 }
 
+/// What every chaincode of the transaction sees of the proposal.
+fn tx_context(up: &UnpackedProposal, channel: Option<Arc<dyn ChannelSupport>>) -> TxContext {
+    TxContext {
+        channel_id: up.channel_id().to_owned(),
+        tx_id: up.tx_id().to_owned(),
+        creator: up.creator().to_vec(),
+        transient: up.transient.clone(),
+        signed_proposal_bytes: up.signed.encode_to_vec(),
+        signed_proposal: up.signed.clone(),
+        timestamp: up
+            .channel_header
+            .timestamp
+            .as_ref()
+            .map(|t| (t.seconds, t.nanos))
+            .unwrap_or_default(),
+        binding: proposal_binding(
+            &up.signature_header.nonce,
+            up.creator(),
+            up.channel_header.epoch,
+        ),
+        channel,
+    }
+}
+
 impl Inner {
     /// Simulates and endorses (Go's `ProcessProposalSuccessfullyOrError`); runs on a
     /// blocking thread because chaincodes are synchronous.
@@ -270,26 +294,7 @@ impl Inner {
             }
             _ => None,
         };
-        let tx = TxContext {
-            channel_id: channel_id.clone(),
-            tx_id: tx_id.clone(),
-            creator: up.creator().to_vec(),
-            transient: up.transient.clone(),
-            signed_proposal_bytes: up.signed.encode_to_vec(),
-            signed_proposal: up.signed.clone(),
-            timestamp: up
-                .channel_header
-                .timestamp
-                .as_ref()
-                .map(|t| (t.seconds, t.nanos))
-                .unwrap_or_default(),
-            binding: proposal_binding(
-                &up.signature_header.nonce,
-                up.creator(),
-                up.channel_header.epoch,
-            ),
-            channel: channel.clone(),
-        };
+        let tx = tx_context(&up, channel.clone());
         let definition = self
             .invoker
             .definition(&tx, &name, sim.as_mut())
@@ -332,11 +337,30 @@ impl Inner {
         let interest = chaincode_interest(&output, |ns| registry.is_system_chaincode(ns))?;
         let payload =
             response_payload(&up, &response, &output, event.as_ref(), &definition.version);
-        let response_proto = to_proto(&response);
+        self.answer(
+            &channel_id,
+            &response,
+            payload,
+            interest,
+            &definition.endorsement_plugin,
+        )
+    }
 
+    /// Go's answer by outcome: a failed chaincode (status >= 500) gets response, payload and
+    /// interest but no endorsement; a channel-less proposal or a client error (400..500) only
+    /// the response; success is endorsed.
+    fn answer(
+        &self,
+        channel_id: &str,
+        response: &Response,
+        payload: Vec<u8>,
+        interest: ChaincodeInterest,
+        plugin: &str,
+    ) -> Result<ProposalResponse, String> {
+        let response_proto = Some(to_proto(response));
         if response.status >= ERROR {
             return Ok(ProposalResponse {
-                response: Some(response_proto),
+                response: response_proto,
                 payload,
                 interest: Some(interest),
                 ..Default::default()
@@ -344,16 +368,16 @@ impl Inner {
         }
         if channel_id.is_empty() || response.status >= ERROR_THRESHOLD {
             return Ok(ProposalResponse {
-                response: Some(response_proto),
+                response: response_proto,
                 ..Default::default()
             });
         }
         let endorsement = self
-            .endorse_with_plugin(&definition.endorsement_plugin, &payload)
+            .endorse_with_plugin(plugin, &payload)
             .map_err(|e| format!("endorsing with plugin failed: {e}"))?;
         Ok(ProposalResponse {
             version: 1,
-            response: Some(response_proto),
+            response: response_proto,
             payload,
             endorsement: Some(endorsement),
             interest: Some(interest),
