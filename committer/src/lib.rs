@@ -15,6 +15,23 @@
 //!   of block N.
 //! - [`DefinitionSource`]: how validation reads chaincode definitions (implemented over
 //!   `_lifecycle` by the peer).
+//!
+//! ## Use from the peer node
+//!
+//! ```text
+//! let committer = Committer::start(root, StoreOptions::default(), definitions)?; // recovers all channels
+//! let view = committer.join(genesis_block)?;              // cscc JoinChain
+//! let block = decode_block(&bytes, size_max_bytes)?;      // bytes from the orderer's Deliver
+//! let outcome = committer.commit_block(channel, block)?;  // verify + validate + commit
+//! view.blocks.info() / block_by_number / block_by_hash / tx_by_id / block_by_txid  // qscc
+//! view.events.subscribe()                                  // CommitStatus, events, Deliver
+//! committer.with_state(channel, |state| ...)               // simulation and _lifecycle reads
+//! committer.history_for_key(channel, ns, key, limit)       // GetHistoryForKey
+//! ```
+//!
+//! Every call blocks; async code goes through `tokio::task::spawn_blocking`. A block that fails
+//! [`VerifyError`] should be fetched again (from another orderer); any other [`CommitError`]
+//! stops the channel as it stops a Fabric peer.
 
 mod channel_ledger;
 pub mod definitions;
