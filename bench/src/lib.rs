@@ -7,6 +7,7 @@ pub mod document;
 mod error;
 pub mod gateway;
 pub mod load;
+pub mod multitenancy;
 pub mod procstat;
 pub mod report;
 pub mod side_by_side;

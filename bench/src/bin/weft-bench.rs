@@ -2,6 +2,7 @@
 //!
 //! - `side-by-side`: the same two-org network with Weft nodes and with upstream Fabric, the same
 //!   Gateway load, printed as a markdown table;
+//! - `multitenancy`: one peer with many idle channels, load over many channels, fairness;
 //! - `ecdsa`: this machine's ECDSA P-256 verify rate as figure lines;
 //! - `document`: BENCHMARKS.md from the results directory.
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use weft_bench::components::{self, figure_line};
 use weft_bench::document::{self, Machine};
+use weft_bench::multitenancy;
 use weft_bench::report;
 use weft_bench::side_by_side::{self, Implementation, Inputs};
 
@@ -35,6 +37,30 @@ enum Action {
         weft_bin: PathBuf,
         #[arg(long, default_value = "target/chaincode")]
         packages: PathBuf,
+        /// Only this implementation (weft or upstream); both by default.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Multi-tenancy of one peer: idle channels, load over many channels, fairness.
+    Multitenancy {
+        #[arg(long, default_value = "target/release")]
+        weft_bin: PathBuf,
+        #[arg(long, default_value = "target/chaincode")]
+        packages: PathBuf,
+        /// Idle channel counts at which memory and join time are read.
+        #[arg(long, default_value = "1,100,1000,10000", value_delimiter = ',')]
+        idle_channels: Vec<usize>,
+        /// The Go peer joins at most this many idle channels.
+        #[arg(long, default_value_t = 1000)]
+        upstream_idle_max: usize,
+        /// Channels the spread-load and fairness runs use.
+        #[arg(long, default_value_t = 100)]
+        spread_channels: usize,
+        #[arg(long, default_value_t = 10)]
+        step_seconds: u64,
+        /// Joins of idle channels stop after this many seconds per implementation.
+        #[arg(long, default_value_t = 900)]
+        idle_budget_seconds: u64,
         /// Only this implementation (weft or upstream); both by default.
         #[arg(long)]
         only: Option<String>,
@@ -67,11 +93,34 @@ fn main() -> ExitCode {
             only,
         } => {
             let inputs = Inputs {
-                weft_bin,
-                packages,
+                weft_bin: absolute(weft_bin),
+                packages: absolute(packages),
                 step: Duration::from_secs(step_seconds),
             };
             side_by_side_command(&inputs, runs, only.as_deref())
+        }
+        Action::Multitenancy {
+            weft_bin,
+            packages,
+            mut idle_channels,
+            upstream_idle_max,
+            spread_channels,
+            step_seconds,
+            idle_budget_seconds,
+            only,
+        } => {
+            idle_channels.sort_unstable();
+            idle_channels.dedup();
+            let inputs = multitenancy::Inputs {
+                weft_bin: absolute(weft_bin),
+                packages: absolute(packages),
+                idle_counts: idle_channels,
+                upstream_idle_max,
+                spread_channels,
+                step: Duration::from_secs(step_seconds),
+                idle_budget: Duration::from_secs(idle_budget_seconds),
+            };
+            multitenancy_command(&inputs, only.as_deref())
         }
         Action::Ecdsa { seconds } => ecdsa_command(Duration::from_secs(seconds)),
         Action::Document {
@@ -80,6 +129,11 @@ fn main() -> ExitCode {
             date,
         } => document_command(&results, &command, &date),
     }
+}
+
+/// Nodes run in their own work directories: paths given relative to here must not be.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -146,6 +200,47 @@ fn runs_of(
         }
     }
     Ok(figures)
+}
+
+fn multitenancy_command(inputs: &multitenancy::Inputs, only: Option<&str>) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut sides = Vec::new();
+    for implementation in [Implementation::Weft, Implementation::Upstream] {
+        let wanted = match only {
+            None => true,
+            Some("weft") => implementation == Implementation::Weft,
+            Some(_) => implementation == Implementation::Upstream,
+        };
+        sides.push(if wanted {
+            eprintln!(
+                "weft-bench: multi-tenancy of one {} peer",
+                implementation.name()
+            );
+            let figures = runtime.block_on(multitenancy::run(implementation, inputs));
+            for e in [figures.idle.as_ref().err(), figures.spread.as_ref().err()]
+                .into_iter()
+                .flatten()
+            {
+                eprintln!("weft-bench: {}: {e}", implementation.name());
+            }
+            figures
+        } else {
+            multitenancy::TenancyFigures {
+                idle: Err("not run (--only)".into()),
+                spread: Err("not run (--only)".into()),
+            }
+        });
+    }
+    print!("{}", multitenancy::markdown(&sides[0], &sides[1], inputs));
+    let nothing = sides.iter().all(|s| s.idle.is_err() && s.spread.is_err());
+    if nothing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn ecdsa_command(duration: Duration) -> ExitCode {
