@@ -3,7 +3,7 @@
 //!
 //! Every call is a function name plus one marshalled `lifecycle.<Function>Args`; success returns
 //! the marshalled `<Function>Result`. Refusals carry Fabric's messages, prefixed the way Fabric
-//! prefixes them ("failed to invoke backing implementation of '<Function>': ..."), so clients and
+//! prefixes them (`failed to invoke backing implementation of '<Function>': ...`), so clients and
 //! scripts see what they would see from a Go peer. State is read and written only through the
 //! [`ChaincodeStub`], so the endorser's simulator records the same read-write set a Go peer does.
 
