@@ -300,3 +300,18 @@ fn invocations_beyond_the_instance_pool_fail_instead_of_waiting() {
         log[0]
     );
 }
+
+// Endorsement must not depend on which transactions an instance ran before: every invocation
+// starts from the module's initial memory, even when its pool slot is reused.
+#[test]
+fn guest_memory_does_not_survive_between_invocations() {
+    let engine = small_engine();
+    let body = "(i32.store8 (i32.const 100) (i32.add (i32.load8_u (i32.const 100)) (i32.const 1))) \
+                (drop (call $set_response (i32.const 200) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const 1))) \
+                (i32.const 0)";
+    let cc = engine.load("counter", guest(1, body).as_bytes()).unwrap();
+    for _ in 0..3 {
+        let r = cc.invoke(&mut FakeStub::with_args(&["f"]));
+        assert_eq!((r.status, r.payload), (200, vec![1]));
+    }
+}
