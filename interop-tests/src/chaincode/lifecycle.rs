@@ -34,10 +34,21 @@ pub struct CommittedChaincode {
 
 impl Network {
     /// `peer lifecycle chaincode install <package_file>` on one peer; returns
-    /// the package id the peer reported.
+    /// the package id the peer reported. A package the peer already has is
+    /// not an error here: its id is returned, so deployments can be repeated.
     pub fn install_chaincode_package(&self, peer: &str, package_file: &Path) -> Result<String> {
         let file = package_file.display().to_string();
-        let output = self.peer_cli(peer, &["lifecycle", "chaincode", "install", &file])?;
+        let output = match self.peer_cli(peer, &["lifecycle", "chaincode", "install", &file]) {
+            Ok(output) => output,
+            Err(error) => {
+                if let HarnessError::CommandFailed { stderr, .. } = &error
+                    && let Some(package_id) = already_installed_package_id(stderr)
+                {
+                    return Ok(package_id);
+                }
+                return Err(error);
+            }
+        };
         installed_package_id(&output.stderr).ok_or_else(|| HarnessError::UnexpectedOutput {
             command: format!("peer lifecycle chaincode install on {peer}"),
             detail: output.stderr,
@@ -223,6 +234,15 @@ fn installed_package_id(stderr: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
+/// Fabric refuses a second install of a package with
+/// `chaincode already successfully installed (package ID '<id>')`.
+fn already_installed_package_id(stderr: &str) -> Option<String> {
+    let marker = "chaincode already successfully installed (package ID '";
+    let rest = &stderr[stderr.find(marker)? + marker.len()..];
+    let id = &rest[..rest.find('\'')?];
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
 /// `querycommitted --name N --output json`:
 /// `{"sequence":1,"version":"1.0",...,"approvals":{"Org1MSP":true,...}}`.
 fn parse_committed(stdout: &str) -> Option<CommittedChaincode> {
@@ -251,6 +271,13 @@ mod tests {
             Some("basic_1.0:ab12")
         );
         assert_eq!(installed_package_id("Error: failed"), None);
+
+        let again = "Error: chaincode install failed with status: 500 - chaincode already successfully installed (package ID 'crud_1.0:cd34')\n";
+        assert_eq!(
+            already_installed_package_id(again).as_deref(),
+            Some("crud_1.0:cd34")
+        );
+        assert_eq!(already_installed_package_id("Error: failed"), None);
     }
 
     #[test]

@@ -231,6 +231,13 @@ fn ccaas_basic_and_crud_contracts_serve_upstream_peers() {
         org2_package_id.starts_with("basic-org2_1.0:"),
         "{org2_package_id}"
     );
+    // Installing a package again answers with the id it already has.
+    assert_eq!(
+        &network
+            .install_chaincode_package(ORG2_PEER, &org2_package)
+            .unwrap(),
+        org2_package_id
+    );
     network
         .start_ccaas_server(ContractKind::Basic, org2_package_id, org2_address)
         .unwrap_or_else(|e| panic!("{e}"));
