@@ -6,3 +6,4 @@ mod crud;
 mod fake_stub;
 mod hostile;
 mod routing;
+mod upstream_package_id;
