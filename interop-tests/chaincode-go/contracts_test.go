@@ -11,7 +11,11 @@ import (
 func (s *memStub) call(t *testing.T, invoke func(shim.ChaincodeStubInterface) *peer.Response, args ...string) *peer.Response {
 	t.Helper()
 	s.calls++
-	return s.invoke(invoke, s.calls, args)
+	converted := make([]replayArg, 0, len(args))
+	for _, a := range args {
+		converted = append(converted, replayArg(a))
+	}
+	return s.invoke(invoke, s.calls, converted)
 }
 
 func expectOK(t *testing.T, r *peer.Response, payload string) {

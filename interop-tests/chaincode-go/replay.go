@@ -1,7 +1,8 @@
 package main
 
 // Replay mode (-replay): runs a JSON array of invocations (each an array of
-// string arguments, the function name first) against an in-memory world
+// arguments, the function name first; an argument is a JSON string, or an
+// array of byte values for bytes that are not UTF-8) against an in-memory world
 // state and prints one {"status","message","payload"} object per call. The
 // interop tests feed the same calls to the WASM contract in Weft's runtime
 // and compare the answers byte for byte, which checks this Go twin against
@@ -32,6 +33,23 @@ const (
 	replayEpochSeconds = 1700000000
 )
 
+// replayArg is one argument: a JSON string or an array of byte values.
+type replayArg []byte
+
+func (a *replayArg) UnmarshalJSON(raw []byte) error {
+	var text string
+	if err := json.Unmarshal(raw, &text); err == nil {
+		*a = []byte(text)
+		return nil
+	}
+	var values []uint8
+	if err := json.Unmarshal(raw, &values); err != nil {
+		return fmt.Errorf("an argument is a string or an array of byte values: %w", err)
+	}
+	*a = values
+	return nil
+}
+
 type replayAnswer struct {
 	Status  int32  `json:"status"`
 	Message string `json:"message"`
@@ -46,9 +64,9 @@ func replay(invoke func(shim.ChaincodeStubInterface) *peer.Response, in io.Reade
 	if len(raw) > replayInputBytesMax {
 		return fmt.Errorf("replay input is over %d bytes", replayInputBytesMax)
 	}
-	var calls [][]string
+	var calls [][]replayArg
 	if err := json.Unmarshal(raw, &calls); err != nil {
-		return fmt.Errorf("replay input is not a JSON array of string arrays: %w", err)
+		return fmt.Errorf("replay input is not a JSON array of argument arrays: %w", err)
 	}
 	if len(calls) > replayCallsMax {
 		return fmt.Errorf("replay input has %d calls, more than %d", len(calls), replayCallsMax)
@@ -84,10 +102,10 @@ func newMemStub() *memStub {
 }
 
 // invoke runs one call as transaction number n and commits its writes if it succeeded.
-func (s *memStub) invoke(invoke func(shim.ChaincodeStubInterface) *peer.Response, n int, args []string) *peer.Response {
+func (s *memStub) invoke(invoke func(shim.ChaincodeStubInterface) *peer.Response, n int, args []replayArg) *peer.Response {
 	s.args = nil
 	for _, a := range args {
-		s.args = append(s.args, []byte(a))
+		s.args = append(s.args, a)
 	}
 	s.txID = fmt.Sprintf("tx%d", n)
 	s.seconds = replayEpochSeconds + int64(n)

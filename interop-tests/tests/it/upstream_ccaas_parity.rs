@@ -42,6 +42,35 @@ fn packages_dir() -> &'static Path {
     })
 }
 
+/// One argument: text, or raw bytes (sent to the Go side as an array of byte values).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+enum Arg {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Arg {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Arg::Text(text) => text.as_bytes(),
+            Arg::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(text: &str) -> Self {
+        Arg::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(text: String) -> Self {
+        Arg::Text(text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 struct Answer {
     status: i32,
@@ -50,7 +79,7 @@ struct Answer {
 }
 
 /// Runs `calls` through the WASM contract in Weft's runtime.
-fn run_wasm(contract: ContractKind, calls: &[Vec<String>]) -> Vec<Answer> {
+fn run_wasm(contract: ContractKind, calls: &[Vec<Arg>]) -> Vec<Answer> {
     let name = contract.contract_name();
     let dir = packages_dir();
     let id = std::fs::read_to_string(dir.join(format!("{name}.package-id"))).unwrap();
@@ -73,7 +102,7 @@ fn run_wasm(contract: ContractKind, calls: &[Vec<String>]) -> Vec<Answer> {
 }
 
 /// Runs `calls` through `weft-ccaas -contract <name> -replay`.
-fn run_go(contract: ContractKind, calls: &[Vec<String>]) -> Vec<Answer> {
+fn run_go(contract: ContractKind, calls: &[Vec<Arg>]) -> Vec<Answer> {
     let binary = ccaas_server_binary(&upstream_dir());
     let mut child = Command::new(&binary)
         .args(["-contract", contract.contract_name(), "-replay"])
@@ -98,7 +127,7 @@ fn run_go(contract: ContractKind, calls: &[Vec<String>]) -> Vec<Answer> {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn assert_same_answers(contract: ContractKind, calls: &[Vec<String>]) {
+fn assert_same_answers(contract: ContractKind, calls: &[Vec<Arg>]) {
     let wasm = run_wasm(contract, calls);
     let go = run_go(contract, calls);
     assert_eq!(wasm.len(), calls.len());
@@ -121,9 +150,9 @@ fn assert_same_answers(contract: ContractKind, calls: &[Vec<String>]) {
     assert!(wasm.iter().any(|a| a.status == 500));
 }
 
-fn calls(list: &[&[&str]]) -> Vec<Vec<String>> {
+fn calls(list: &[&[&str]]) -> Vec<Vec<Arg>> {
     list.iter()
-        .map(|call| call.iter().map(|a| (*a).to_owned()).collect())
+        .map(|call| call.iter().map(|a| Arg::from(*a)).collect())
         .collect()
 }
 
@@ -186,7 +215,22 @@ fn ccaas_parity_basic_contract_answers_as_the_wasm_contract() {
             &["CreateAsset", "üñí", "c", "1", "o", "1"],
             &["InitLedger", "extra"],
             &["GetAllAssets"],
-        ]),
+        ])
+        .into_iter()
+        .chain([
+            vec![Arg::Bytes(b"ReadAsset\xff".to_vec()), "asset1".into()],
+            vec!["ReadAsset".into(), Arg::Bytes(b"asset\xe2\x82".to_vec())],
+            vec![
+                "CreateAsset".into(),
+                Arg::Bytes(b"\xffid".to_vec()),
+                Arg::Bytes(b"c\xf4\x90".to_vec()),
+                "1".into(),
+                "o".into(),
+                "2".into(),
+            ],
+            vec!["GetAllAssets".into()],
+        ])
+        .collect::<Vec<_>>(),
     );
 }
 
@@ -196,7 +240,7 @@ fn ccaas_parity_basic_contract_answers_as_the_wasm_contract() {
 fn ccaas_parity_crud_contract_answers_as_the_wasm_contract() {
     let too_deep = "[".repeat(66) + &"]".repeat(66);
     let deep_enough = "[".repeat(64) + &"]".repeat(64);
-    let mut list: Vec<Vec<String>> = calls(&[
+    let mut list: Vec<Vec<Arg>> = calls(&[
         &["Create", "k1", r#"{"a": [1, 2.5e-3, true, null, "x"]}"#],
         &["Read", "k1"],
         &["Exists", "k1"],
@@ -298,9 +342,38 @@ fn ccaas_parity_crud_contract_answers_as_the_wasm_contract() {
     .enumerate()
     {
         let key = format!("doc{i}");
-        list.push(vec!["Create".into(), key.clone(), doc.into()]);
-        list.push(vec!["Read".into(), key]);
+        list.push(vec!["Create".into(), key.clone().into(), doc.into()]);
+        list.push(vec!["Read".into(), key.into()]);
     }
+    // Arguments that are not UTF-8 are decoded as Rust's from_utf8_lossy does.
+    let invalid: [&[u8]; 5] = [
+        b"k\xff",
+        b"k\xe2\x82",
+        b"k\xf0\x90\x80x",
+        b"\xed\xa0\x80",
+        b"\xc0\xaf",
+    ];
+    for bytes in invalid {
+        list.push(vec![
+            "Create".into(),
+            Arg::Bytes(bytes.to_vec()),
+            "{}".into(),
+        ]);
+        list.push(vec!["Read".into(), Arg::Bytes(bytes.to_vec())]);
+        list.push(vec![Arg::Bytes([b"Rea", bytes].concat()), "x".into()]);
+    }
+    list.push(vec![
+        "Create".into(),
+        "utf".into(),
+        Arg::Bytes(b"\"\xff\"".to_vec()),
+    ]);
+    list.push(vec!["Read".into(), "utf".into()]);
+    list.push(vec![
+        "ListByPrefix".into(),
+        "".into(),
+        "1000".into(),
+        "".into(),
+    ]);
     assert_same_answers(ContractKind::Crud, &list);
 }
 
@@ -318,8 +391,8 @@ struct World {
 }
 
 impl World {
-    fn invoke(&mut self, chaincode: &dyn Chaincode, n: usize, call: &[String]) -> Response {
-        self.args = call.iter().map(|a| a.as_bytes().to_vec()).collect();
+    fn invoke(&mut self, chaincode: &dyn Chaincode, n: usize, call: &[Arg]) -> Response {
+        self.args = call.iter().map(|a| a.bytes().to_vec()).collect();
         self.tx_id = format!("tx{n}");
         self.seconds = REPLAY_EPOCH_SECONDS + i64::try_from(n).unwrap();
         self.pending.clear();
