@@ -51,7 +51,7 @@ fn failure(result: Result<impl std::fmt::Debug, HarnessError>) -> String {
 }
 
 fn asset(id: &str, color: &str, size: i64, owner: &str, value: i64) -> serde_json::Value {
-    // Field order of the Go sample's json.Marshal: AppraisedValue, Color, ID, Owner, Size.
+    // Compared as JSON values; the byte-exact ReadAsset of asset1 checks the field order.
     serde_json::json!({"AppraisedValue": value, "Color": color, "ID": id, "Owner": owner, "Size": size})
 }
 
