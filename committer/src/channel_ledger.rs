@@ -13,6 +13,7 @@
 //! `ChannelLedger` lives on one committer thread; [`ChannelLedger::events`] and the block
 //! store [`Channel`] are the handles other threads use.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use fabric_protos::common::{
 };
 use fabric_protos::protos::TxValidationCode;
 use fabric_protos::queryresult::KeyModification;
+use fabric_protos::rwset::TxPvtReadWriteSet;
 use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_ledger::kv::{
@@ -334,6 +336,16 @@ impl ChannelLedger {
         &mut self,
         prepared: PreparedBlock,
     ) -> Result<CommitOutcome, CommitError> {
+        self.commit_prepared_with_private(prepared, &BTreeMap::new())
+    }
+
+    /// [`Self::commit_prepared`] with the private write sets the peer holds for the block's
+    /// transactions (by transaction index); see [`crate::validator::validate_prepared`].
+    pub fn commit_prepared_with_private(
+        &mut self,
+        prepared: PreparedBlock,
+        private: &BTreeMap<u64, TxPvtReadWriteSet>,
+    ) -> Result<CommitOutcome, CommitError> {
         if let Some(reason) = &self.broken {
             return Err(CommitError::Inconsistent {
                 channel: self.channel_id().to_owned(),
@@ -363,7 +375,7 @@ impl ChannelLedger {
             bundle: &self.bundle,
             workers: self.workers,
         };
-        let (mut block, validated) = validate_prepared(prepared, &ctx)?;
+        let (mut block, validated) = validate_prepared(prepared, &ctx, private)?;
         let header = block
             .header
             .as_ref()

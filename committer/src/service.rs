@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use fabric_protos::common::Block;
 use fabric_protos::queryresult::KeyModification;
+use fabric_protos::rwset::TxPvtReadWriteSet;
 use weft_channelconfig::ChannelBundle;
 use weft_ledger::kv::VersionedStore;
 use weft_ledger::{Channel, StoreOptions};
@@ -42,6 +43,7 @@ enum Request {
     Commit {
         channel: String,
         prepared: Box<PreparedBlock>,
+        private: BTreeMap<u64, TxPvtReadWriteSet>,
         reply: Reply<CommitOutcome>,
     },
     State {
@@ -223,6 +225,17 @@ impl Committer {
     /// Verifies `block` as the next block of `channel`, runs the signature checks on this
     /// thread, then validates and commits it on the committer thread.
     pub fn commit_block(&self, channel: &str, block: Block) -> Result<CommitOutcome, CommitError> {
+        self.commit_block_with_private(channel, block, BTreeMap::new())
+    }
+
+    /// [`Self::commit_block`] with the private write sets the peer holds for the block's
+    /// transactions, by transaction index.
+    pub fn commit_block_with_private(
+        &self,
+        channel: &str,
+        block: Block,
+        private: BTreeMap<u64, TxPvtReadWriteSet>,
+    ) -> Result<CommitOutcome, CommitError> {
         let view = self.view(channel)?;
         let (bundle, tip) = {
             let status = view.read();
@@ -237,7 +250,12 @@ impl Committer {
         };
         verify_block(&bundle, chain, &block)?;
         let prepared = prepare_block(block, &bundle, self.shared.workers);
-        self.commit_prepared(channel, prepared)
+        self.ask(|reply| Request::Commit {
+            channel: channel.to_owned(),
+            prepared: Box::new(prepared),
+            private,
+            reply,
+        })
     }
 
     /// Validates and commits a block already verified and prepared by the caller (who may
@@ -250,6 +268,7 @@ impl Committer {
         self.ask(|reply| Request::Commit {
             channel: channel.to_owned(),
             prepared: Box::new(prepared),
+            private: BTreeMap::new(),
             reply,
         })
     }
@@ -372,11 +391,12 @@ fn serve(
         Request::Commit {
             channel,
             prepared,
+            private,
             reply,
         } => {
             let result = match ledgers.get_mut(&channel) {
                 Some((ledger, view)) => {
-                    let result = ledger.commit_prepared(*prepared);
+                    let result = ledger.commit_prepared_with_private(*prepared, &private);
                     view.refresh(ledger);
                     result
                 }

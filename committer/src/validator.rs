@@ -27,11 +27,13 @@ use std::collections::{BTreeMap, HashMap};
 use fabric_protos::common::{Block, ConfigEnvelope};
 use fabric_protos::kvrwset::{KvMetadataWrite, KvWrite, KvrwSet};
 use fabric_protos::protos::{MetaDataKeys, TxValidationCode};
+use fabric_protos::rwset::TxPvtReadWriteSet;
 use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle};
 use weft_ledger::Channel;
 use weft_ledger::kv::{
-    BlockTx, NsRwSet, TxRwSet, UpdateBatch, VersionedStore, hashed_namespace, validate_block,
+    BlockTx, NsRwSet, TxRwSet, UpdateBatch, VersionedStore, hashed_namespace,
+    prepare_private_writes, validate_block,
 };
 
 use crate::definitions::{
@@ -111,9 +113,14 @@ pub struct ValidationContext<'a> {
 type NsPolicies = Vec<(String, Result<Compiled, TxValidationCode>)>;
 
 /// Validates a prepared block (steps 2 to 4 of the module docs).
+///
+/// `private` holds the private write sets the peer has for the block's transactions, by
+/// transaction index; those of valid transactions are checked against the hashes in the block
+/// and committed with it (Fabric's validateAndPreparePvtBatch).
 pub fn validate_prepared(
     prepared: PreparedBlock,
     ctx: &ValidationContext<'_>,
+    private: &BTreeMap<u64, TxPvtReadWriteSet>,
 ) -> Result<(Block, ValidatedTxs), CommitError> {
     let number = prepared.number();
     let PreparedBlock { block, txs, .. } = prepared;
@@ -182,7 +189,10 @@ pub fn validate_prepared(
             },
         })
         .collect();
-    let validated = validate_block(ctx.state, number, &block_txs)?;
+    let mut validated = validate_block(ctx.state, number, &block_txs)?;
+    if !private.is_empty() {
+        prepare_private_writes(ctx.state, number, &block_txs, &mut validated, private)?;
+    }
     Ok((
         block,
         ValidatedTxs {

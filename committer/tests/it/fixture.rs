@@ -17,7 +17,7 @@ use fabric_protos::protos::{
     ChaincodeHeaderExtension, ChaincodeId, Endorsement, ProposalResponsePayload, Transaction,
     TransactionAction, application_policy,
 };
-use fabric_protos::rwset::{NsReadWriteSet, TxReadWriteSet};
+use fabric_protos::rwset::{CollectionHashedReadWriteSet, NsReadWriteSet, TxReadWriteSet};
 use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle, compute_update};
 use weft_committer::{
@@ -262,12 +262,20 @@ impl DefinitionSource for TestDefinitions {
 
     fn collection(
         &self,
-        _namespace: &str,
-        _collection: &str,
+        namespace: &str,
+        collection: &str,
         _state: &dyn VersionedStore,
         _bundle: &ChannelBundle,
     ) -> Result<CollectionPolicy, String> {
-        Ok(CollectionPolicy::Undefined)
+        // `any` has two collections: `shared` under the chaincode's policy, `org2only` needing
+        // an Org2 member.
+        Ok(match (namespace, collection) {
+            ("any", "shared") => CollectionPolicy::ChaincodePolicy,
+            ("any", "org2only") => {
+                CollectionPolicy::Policy(signature_policy_bytes("OR('Org2MSP.member')"))
+            }
+            _ => CollectionPolicy::Undefined,
+        })
     }
 }
 
@@ -277,6 +285,8 @@ pub struct TxSpec {
     pub endorsers: Vec<Signer>,
     pub chaincode: String,
     pub rwset: Vec<(String, KvrwSet)>,
+    /// Hashed collection write sets of the first namespace.
+    pub hashed: Vec<CollectionHashedReadWriteSet>,
     pub nonce: Vec<u8>,
 }
 
@@ -289,6 +299,7 @@ impl TxSpec {
             endorsers: endorsers.iter().map(|s| (*s).clone()).collect(),
             chaincode: chaincode.into(),
             rwset: vec![(chaincode.into(), kv)],
+            hashed: vec![],
             nonce: n.to_be_bytes().repeat(3),
         }
     }
@@ -339,10 +350,11 @@ impl TxSpec {
             ns_rwset: self
                 .rwset
                 .iter()
-                .map(|(ns, kv)| NsReadWriteSet {
+                .enumerate()
+                .map(|(i, (ns, kv))| NsReadWriteSet {
                     namespace: ns.clone(),
                     rwset: kv.encode_to_vec(),
-                    collection_hashed_rwset: vec![],
+                    collection_hashed_rwset: if i == 0 { self.hashed.clone() } else { vec![] },
                 })
                 .collect(),
         }

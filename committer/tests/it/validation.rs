@@ -355,3 +355,105 @@ fn garbage_envelopes_get_codes_not_panics() {
         ]
     );
 }
+
+fn private_write(
+    collection: &str,
+    key: &str,
+    value: &str,
+) -> (
+    fabric_protos::rwset::CollectionHashedReadWriteSet,
+    fabric_protos::rwset::CollectionPvtReadWriteSet,
+) {
+    use fabric_protos::kvrwset::{HashedRwSet, KvWrite, KvWriteHash};
+    use fabric_protos::rwset::{CollectionHashedReadWriteSet, CollectionPvtReadWriteSet};
+    let pvt = KvrwSet {
+        writes: vec![KvWrite {
+            key: key.into(),
+            is_delete: false,
+            value: value.as_bytes().to_vec(),
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let hashed = HashedRwSet {
+        hashed_writes: vec![KvWriteHash {
+            key_hash: openssl::sha::sha256(key.as_bytes()).to_vec(),
+            is_delete: false,
+            value_hash: openssl::sha::sha256(value.as_bytes()).to_vec(),
+            is_purge: false,
+        }],
+        ..Default::default()
+    };
+    (
+        CollectionHashedReadWriteSet {
+            collection_name: collection.into(),
+            hashed_rwset: hashed.encode_to_vec(),
+            pvt_rwset_hash: openssl::sha::sha256(&pvt).to_vec(),
+        },
+        CollectionPvtReadWriteSet {
+            collection_name: collection.into(),
+            rwset: pvt,
+        },
+    )
+}
+
+// Private writes: the hashes enter state (and the commit hash) from the block, the values from
+// the private data the peer holds; collection endorsement policies apply to hashed writes
+// (Fabric's CollectionValidationInfo).
+#[test]
+fn private_data_commits_with_collection_policies() {
+    use fabric_protos::rwset::{NsPvtReadWriteSet, TxPvtReadWriteSet};
+    use std::collections::BTreeMap;
+
+    let mut h = Harness::new();
+    let user = net().user(1);
+    let tx = |collection: &str, endorsers: &[&crate::fixture::Signer]| {
+        let (hashed, pvt) = private_write(collection, "secret-key", "secret-value");
+        let mut spec = TxSpec::new(&user, endorsers, "any", KvrwSet::default());
+        spec.hashed = vec![hashed];
+        (spec.build(), pvt)
+    };
+    let (shared, shared_pvt) = tx("shared", &[&org(1)]);
+    let (org2_by_org1, _) = tx("org2only", &[&org(1)]);
+    let (org2_by_org2, _) = tx("org2only", &[&org(2)]);
+    let (undefined, _) = tx("nosuch", &[&org(1), &org(2)]);
+    let private = BTreeMap::from([(
+        0u64,
+        TxPvtReadWriteSet {
+            data_model: 0,
+            ns_pvt_rwset: vec![NsPvtReadWriteSet {
+                namespace: "any".into(),
+                collection_pvt_rwset: vec![shared_pvt],
+            }],
+        },
+    )]);
+    let block = h.next_block(vec![shared, org2_by_org1, org2_by_org2, undefined]);
+    let prepared = weft_committer::prepare_block(block, h.ledger.bundle(), 2);
+    let committed = h
+        .ledger
+        .commit_prepared_with_private(prepared, &private)
+        .unwrap();
+    let codes: Vec<Code> = committed.txs.iter().map(|t| t.code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::Valid,
+            Code::EndorsementPolicyFailure,
+            Code::Valid,
+            Code::EndorsementPolicyFailure
+        ]
+    );
+    let state = h.ledger.state();
+    let value = state.get("any$$pshared", b"secret-key").unwrap().unwrap();
+    assert_eq!(value.value, b"secret-value");
+    let key_hash = openssl::sha::sha256(b"secret-key");
+    assert!(state.get("any$$hshared", &key_hash).unwrap().is_some());
+    assert!(state.get("any$$horg2only", &key_hash).unwrap().is_some());
+    // No private data was supplied for the org2only transaction: only its hash is stored.
+    assert!(
+        state
+            .get("any$$porg2only", b"secret-key")
+            .unwrap()
+            .is_none()
+    );
+}
