@@ -32,6 +32,27 @@ pub struct Limits {
     pub max_wasm_stack_bytes: usize,
 }
 
+/// Native stack the host side of one invocation level may use (wasmtime and host-call frames,
+/// the stub's own work), on top of the guest's `max_wasm_stack_bytes`.
+const HOST_STACK_PER_LEVEL_BYTES: usize = 256 << 10;
+/// Stack the caller of the outermost invocation (endorser, gRPC handler) needs for itself.
+const CALLER_STACK_BYTES: usize = 1 << 20;
+
+impl Limits {
+    /// The native stack a thread running invocations should have. WASM runs on the calling
+    /// thread's stack and nested chaincode-to-chaincode calls stack up on it, so the thread must
+    /// hold `max_nesting` guest stacks; a smaller one (Rust and tokio default to 2 MiB) can
+    /// overflow and abort the process. Use it for the endorser's blocking threads.
+    pub fn recommended_thread_stack_bytes(&self) -> usize {
+        (self.max_nesting as usize)
+            .saturating_mul(
+                self.max_wasm_stack_bytes
+                    .saturating_add(HOST_STACK_PER_LEVEL_BYTES),
+            )
+            .saturating_add(CALLER_STACK_BYTES)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -47,5 +68,26 @@ impl Default for Limits {
             max_concurrent_instances: 64,
             max_wasm_stack_bytes: 512 << 10,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recommended_stack_covers_every_nested_guest_stack() {
+        let limits = Limits::default();
+        let stack = limits.recommended_thread_stack_bytes();
+        assert!(stack >= limits.max_nesting as usize * limits.max_wasm_stack_bytes);
+        assert!(
+            stack > 2 << 20,
+            "the 2 MiB default thread stack is not enough"
+        );
+        let deeper = Limits {
+            max_nesting: 16,
+            ..Limits::default()
+        };
+        assert!(deeper.recommended_thread_stack_bytes() > stack);
     }
 }
