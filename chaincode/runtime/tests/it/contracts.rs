@@ -91,20 +91,7 @@ fn engine_compiles_a_package_once_and_shares_it() {
 
 #[test]
 fn package_without_wasm_type_is_rejected() {
-    let mut tar_gz = Vec::new();
-    {
-        let gz = flate2::write::GzEncoder::new(&mut tar_gz, flate2::Compression::fast());
-        let mut builder = tar::Builder::new(gz);
-        let meta = br#"{"type":"golang","label":"x_1"}"#;
-        let mut header = tar::Header::new_ustar();
-        header.set_size(meta.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "metadata.json", &meta[..])
-            .unwrap();
-        builder.into_inner().unwrap().finish().unwrap();
-    }
+    let tar_gz = tar_gz(&[("metadata.json", br#"{"type":"golang","label":"x_1"}"#)]);
     let err = engine().load_package("x_1:00", &tar_gz).unwrap_err();
     assert!(err.to_string().contains(r#"its type is "golang""#), "{err}");
     let err = engine()
@@ -141,4 +128,60 @@ fn sdk_and_contract_unit_tests_pass_with_the_debian_toolchain() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    for (name, data) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+    out
+}
+
+// A package is client input (install requests): sizes are checked while reading, so a small
+// compressed package cannot make the peer inflate an unbounded module.
+#[test]
+fn oversized_or_incomplete_packages_are_refused() {
+    let meta: &[u8] = br#"{"type":"wasm","label":"big_1"}"#;
+    let zeros = vec![0u8; 1 << 20];
+    let big = tar_gz(&[
+        ("metadata.json", meta),
+        ("code.tar.gz", &tar_gz(&[("chaincode.wasm", &zeros)])),
+    ]);
+    assert!(
+        big.len() < 64 << 10,
+        "the test package should compress well"
+    );
+    let err = weft_chaincode_runtime::package::parse(&big, 1024).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("chaincode.wasm is larger than 1024 bytes"),
+        "{err}"
+    );
+
+    let no_wasm = tar_gz(&[
+        ("metadata.json", meta),
+        ("code.tar.gz", &tar_gz(&[("main.go", b"package main")])),
+    ]);
+    let err = weft_chaincode_runtime::package::parse(&no_wasm, 1024).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("code.tar.gz has no chaincode.wasm"),
+        "{err}"
+    );
+
+    let bad_meta = tar_gz(&[("metadata.json", b"{"), ("code.tar.gz", b"")]);
+    let err = weft_chaincode_runtime::package::parse(&bad_meta, 1024).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("metadata.json is not Fabric package metadata"),
+        "{err}"
+    );
 }
