@@ -8,9 +8,11 @@
 //! "active" once they and the join block are written and consensus starts.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use fabric_protos::common::Block;
+use prost::Message;
 use weft_channelconfig::{BundleSources, ChannelBundle, Consensus};
 use weft_ledger::BlockStore;
 
@@ -55,7 +57,13 @@ pub struct Registrar {
     onboarding: Arc<Mutex<BTreeMap<String, Onboarding>>>,
     /// Where channel consenter sets are published for the cluster transport, if any.
     cluster: Option<Arc<Cluster>>,
+    /// Where join blocks of unfinished onboardings are kept, so a restart resumes them
+    /// (Fabric: `<FileLedger.Location>/pendingops/join/<channel>.join`).
+    pending_joins: Option<PathBuf>,
 }
+
+/// File name suffix of a pending join block.
+const PENDING_JOIN_SUFFIX: &str = ".join";
 
 /// The state of a channel being onboarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +93,7 @@ impl Registrar {
             chains: Arc::new(RwLock::new(BTreeMap::new())),
             onboarding: Arc::new(Mutex::new(BTreeMap::new())),
             cluster: None,
+            pending_joins: None,
         })
     }
 
@@ -104,6 +113,54 @@ impl Registrar {
         self
     }
 
+    /// Keeps the join blocks of unfinished onboardings in `dir`, and resumes them in `restore`.
+    pub fn with_pending_joins(mut self, dir: PathBuf) -> Self {
+        self.pending_joins = Some(dir);
+        self
+    }
+
+    fn pending_join_path(&self, channel: &str) -> Option<PathBuf> {
+        let dir = self.pending_joins.as_ref()?;
+        Some(dir.join(format!("{channel}{PENDING_JOIN_SUFFIX}")))
+    }
+
+    /// Resumes the onboardings a restart interrupted; returns their channels.
+    fn resume_onboardings(&self) -> Result<Vec<String>, String> {
+        let Some(dir) = &self.pending_joins else {
+            return Ok(Vec::new());
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        };
+        let mut resumed = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.to_string_lossy().ends_with(PENDING_JOIN_SUFFIX) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let block = weft_protoutil::decode::<Block>("Block", &bytes)
+                .map_err(|e| format!("pending join block {}: {e}", path.display()))?;
+            let bundle = validate_join_block(&block).map_err(|e| e.to_string())?;
+            let id = bundle.channel_id().to_string();
+            let ledger = self.store.channel(&id).map_err(|e| e.to_string())?;
+            let height = ledger.height().map_err(|e| e.to_string())?;
+            let join_number = block.header.as_ref().map_or(0, |h| h.number);
+            if height > join_number {
+                // Onboarding finished before the file was removed: a normal restore.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            tracing::info!(channel = %id, height, join = join_number, "resuming an interrupted onboarding");
+            self.spawn_onboarding(ledger, block, bundle)
+                .map_err(|e| e.to_string())?;
+            resumed.push(id);
+        }
+        Ok(resumed)
+    }
+
     fn publish_members(&self, bundle: &ChannelBundle) {
         publish_members(
             self.cluster.as_deref(),
@@ -114,8 +171,12 @@ impl Registrar {
 
     /// Serves again every channel found in the ledger (at node start).
     pub fn restore(&self) -> Result<(), String> {
+        let onboarding = self.resume_onboardings()?;
         let ids = self.store.channels().map_err(|e| e.to_string())?;
         for id in ids {
+            if onboarding.contains(&id) {
+                continue;
+            }
             let ledger = self.store.channel(&id).map_err(|e| e.to_string())?;
             let height = ledger.height().map_err(|e| e.to_string())?;
             if height == 0 {
@@ -247,11 +308,28 @@ impl Registrar {
         join_block: Block,
         bundle: ChannelBundle,
     ) -> Result<ChannelInfo, RegistrarError> {
-        let Some(puller) = self.context.puller.clone() else {
+        if self.context.puller.is_none() {
             return Err(RegistrarError::BadJoinBlock(
                 "joining with a config block above 0 needs a block puller; this node has none"
                     .into(),
             ));
+        }
+        if let Some(path) = self.pending_join_path(bundle.channel_id()) {
+            write_atomically(&path, &join_block.encode_to_vec())
+                .map_err(|e| RegistrarError::Internal(format!("{}: {e}", path.display())))?;
+        }
+        self.spawn_onboarding(ledger, join_block, bundle)
+    }
+
+    /// Starts (or resumes) pulling the blocks below `join_block` in the background.
+    fn spawn_onboarding(
+        &self,
+        ledger: weft_ledger::Channel,
+        join_block: Block,
+        bundle: ChannelBundle,
+    ) -> Result<ChannelInfo, RegistrarError> {
+        let Some(puller) = self.context.puller.clone() else {
+            return Err(RegistrarError::Internal("no block puller".into()));
         };
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| RegistrarError::Internal(format!("no runtime to onboard in: {e}")))?;
@@ -269,6 +347,7 @@ impl Registrar {
             tls_cert_der: self.tls_cert_der.clone(),
             chains: self.chains.clone(),
             onboarding: self.onboarding.clone(),
+            pending_join: self.pending_join_path(&id),
         };
         // Answered before the task can finish, so the caller sees the onboarding state.
         let info = self.info(&id);
@@ -312,6 +391,19 @@ impl Registrar {
     }
 }
 
+/// Writes `bytes` to `path` through a synced temporary file renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let staged = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&staged)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&staged, path)
+}
+
 /// Publishes the consenters of `bundle` to `cluster` when this node (`ours`) is one of them.
 fn publish_members(cluster: Option<&Cluster>, ours: Option<&[u8]>, bundle: &ChannelBundle) {
     if let (Some(cluster), Some(ours)) = (cluster, ours)
@@ -333,6 +425,8 @@ struct OnboardingTask {
     tls_cert_der: Option<Vec<u8>>,
     chains: Arc<RwLock<BTreeMap<String, Arc<Chain>>>>,
     onboarding: Arc<Mutex<BTreeMap<String, Onboarding>>>,
+    /// The join block's file, removed once the channel is active.
+    pending_join: Option<PathBuf>,
 }
 
 impl OnboardingTask {
@@ -343,6 +437,9 @@ impl OnboardingTask {
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(self.id.clone(), chain);
+                if let Some(path) = &self.pending_join {
+                    let _ = std::fs::remove_file(path);
+                }
                 tracing::info!(channel = %self.id, "onboarding done: the channel is active");
                 None
             }
@@ -364,8 +461,15 @@ impl OnboardingTask {
         let join_number = self.join_block.header.as_ref().map_or(0, |h| h.number);
         let sources = puller::sources(&self.bundle);
         tracing::info!(channel = %self.id, blocks = join_number, "onboarding: pulling blocks from other orderers");
-        let mut previous: Option<Block> = None;
-        let mut next = 0;
+        // A resumed onboarding continues after the blocks already written.
+        let mut next = self.ledger.height().map_err(|e| e.to_string())?;
+        let mut previous = match next {
+            0 => None,
+            n => self
+                .ledger
+                .block_by_number(n - 1)
+                .map_err(|e| e.to_string())?,
+        };
         while next < join_number {
             let blocks = self
                 .puller

@@ -123,7 +123,8 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     let registrar = Arc::new(
         Registrar::new(store, context, tls_cert_pem.as_deref())
             .map_err(|e| e.to_string())?
-            .with_cluster(cluster.clone()),
+            .with_cluster(cluster.clone())
+            .with_pending_joins(config.file_ledger_location.join("pendingops").join("join")),
     );
     {
         let registrar = registrar.clone();
