@@ -11,7 +11,8 @@
 //! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
 //!   endpoint.
 //! - [`proposal`]: the ACL checks of the peer's own services.
-//! - [`support`]: channels and chaincodes as the endorser (`weft-endorser`) needs them.
+//! - [`support`]: channels and chaincodes as the endorser (`weft-endorser`) needs them;
+//!   [`state`] gives simulations the committed state through the committer thread.
 //!
 //! Tests: unit tests inline; `tests/it` runs the `peer` binary beside upstream Fabric 2.5.9
 //! (`upstream_*` modules, which fail when `.cache/upstream/fabric-2.5.9/bin` is missing).
@@ -23,6 +24,7 @@ mod error;
 pub mod node;
 pub mod proposal;
 pub mod scc;
+pub mod state;
 pub mod support;
 
 pub use error::{PeerError, Result};

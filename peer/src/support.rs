@@ -5,16 +5,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fabric_protos::protos::SignedProposal;
+use fabric_protos::rwset::TxPvtReadWriteSet;
 use weft_chaincode_api::Chaincode;
 use weft_endorser::{
-    ChaincodeDefinition, ChaincodeRegistry, ChannelSource, ChannelSupport, SimulationState,
-    StateQuery, check_policy_acl, default_acl_policy,
+    ChaincodeDefinition, ChaincodeRegistry, ChannelSource, ChannelSupport, CollectionAccess,
+    SimulationState, StateQuery, check_policy_acl, default_acl_policy,
 };
 use weft_msp::IdentityDeserializer;
 use weft_policy::api::SignedData;
 
+use weft_committer::Committer;
+
 use crate::channels::{ChannelManager, PeerChannel};
+use crate::definitions::IMPLICIT_COLLECTION_PREFIX;
 use crate::proposal::CHANNEL_APPLICATION_READERS;
+use crate::state::CommitterState;
 
 /// System chaincode names, as Fabric registers them.
 pub const SYSTEM_CHAINCODES: [&str; 3] = ["_lifecycle", "cscc", "qscc"];
@@ -34,6 +40,7 @@ fn default_policy(resource: &str) -> Option<&'static str> {
 /// One joined channel as the endorser sees it.
 pub struct EndorserChannel {
     channel: Arc<PeerChannel>,
+    committer: Committer,
 }
 
 impl ChannelSupport for EndorserChannel {
@@ -64,10 +71,56 @@ impl ChannelSupport for EndorserChannel {
     }
 
     fn simulation_state(&self) -> Result<SimulationState, String> {
+        Ok(Box::new(CommitterState::new(
+            self.committer.clone(),
+            self.channel.id(),
+        )))
+    }
+
+    /// Implicit org collections (`_implicit_org_<MSP>`) exist for every chaincode and, as in
+    /// Fabric, restrict neither reads nor writes to members; explicit collections need private
+    /// data support Weft does not have yet.
+    fn collection_access(
+        &self,
+        _namespace: &str,
+        collection: &str,
+        _proposal: &SignedProposal,
+        _state: &mut dyn StateQuery,
+    ) -> Result<Option<CollectionAccess>, String> {
+        if collection.starts_with(IMPLICIT_COLLECTION_PREFIX) {
+            return Ok(Some(CollectionAccess {
+                read: true,
+                write: true,
+            }));
+        }
         Err(format!(
-            "channel {}: this peer keeps no world state yet, so it cannot simulate transactions",
-            self.channel.id()
+            "collection [{collection}] not defined: this peer has no private-data support"
         ))
+    }
+
+    /// Implicit collections require no other peer to hold the data (Fabric's required peer
+    /// count 0), so their private writes need no dissemination; Weft runs no gossip, so other
+    /// collections cannot be served.
+    fn distribute_private_data(
+        &self,
+        tx_id: &str,
+        private: &TxPvtReadWriteSet,
+    ) -> Result<(), String> {
+        let explicit = private
+            .ns_pvt_rwset
+            .iter()
+            .flat_map(|ns| &ns.collection_pvt_rwset)
+            .find(|c| !c.collection_name.starts_with(IMPLICIT_COLLECTION_PREFIX));
+        match explicit {
+            None => {
+                tracing::debug!(%tx_id, "private writes to implicit collections only: nothing to disseminate");
+                Ok(())
+            }
+            Some(c) => Err(format!(
+                "cannot disseminate private data of collection {}: this peer runs no gossip",
+                c.collection_name
+            )),
+        }
     }
 
     fn chaincode_definition(
@@ -96,7 +149,10 @@ impl EndorserChannels {
 impl ChannelSource for EndorserChannels {
     fn channel(&self, channel_id: &str) -> Option<Arc<dyn ChannelSupport>> {
         let channel = self.channels.get(channel_id).ok()??;
-        Some(Arc::new(EndorserChannel { channel }))
+        Some(Arc::new(EndorserChannel {
+            channel,
+            committer: self.channels.committer().clone(),
+        }))
     }
 }
 

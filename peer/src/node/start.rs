@@ -23,6 +23,7 @@ use crate::channels::ChannelManager;
 use crate::definitions::LifecycleDefinitions;
 use crate::node::deliver::DeliverService;
 use crate::node::endorser::EndorserService;
+use crate::scc::lifecycle::{LifecycleContext, LifecycleScc};
 use crate::scc::{Cscc, Qscc};
 use crate::support::{Chaincodes, EndorserChannels};
 use weft_committer::Committer;
@@ -89,6 +90,8 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         channels.on_join(Box::new(move |channel| puller.start(channel)));
     }
 
+    let packages = weft_lifecycle::PackageStore::for_peer(&config.file_system_path)
+        .map_err(|e| format!("peer.fileSystemPath: chaincode package store: {e}"))?;
     let registry = Chaincodes::default()
         .with_system(
             crate::scc::cscc::NAME,
@@ -101,6 +104,15 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
         .with_system(
             crate::scc::qscc::NAME,
             Arc::new(Qscc::new(channels.clone())),
+        )
+        .with_system(
+            crate::scc::lifecycle::NAME,
+            Arc::new(LifecycleScc::new(Arc::new(LifecycleContext::new(
+                channels.clone(),
+                local_msp.clone(),
+                config.local_msp_id.clone(),
+                packages,
+            )))),
         );
     let endorser = Endorser::new(
         Arc::new(EndorserChannels::new(channels.clone())),

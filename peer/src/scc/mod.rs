@@ -1,9 +1,10 @@
 //! The peer's own system chaincodes: `cscc` (channel configuration: join, list, config) and
-//! `qscc` (ledger queries). Both are [`weft_chaincode_api::Chaincode`] implementations over the
+//! `qscc` (ledger queries), and the peer side of `_lifecycle` ([`lifecycle`]). Both are [`weft_chaincode_api::Chaincode`] implementations over the
 //! [`ChannelManager`](crate::channels::ChannelManager); they read the invocation context from
 //! the stub and never touch state, as in Fabric.
 
 pub mod cscc;
+pub mod lifecycle;
 pub mod qscc;
 
 pub use cscc::Cscc;

@@ -10,4 +10,5 @@ mod upstream_crash;
 mod upstream_deliver;
 mod upstream_failover;
 mod upstream_hostile;
+mod upstream_lifecycle;
 mod upstream_many_channels;
