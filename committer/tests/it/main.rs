@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod crash;
 mod fixture;
 mod recovery;
 mod service;
