@@ -46,7 +46,8 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&mut self) -> Result<String, String> {
-        String::from_utf8(self.bytes()?).map_err(|_| String::from("host result holds a string that is not UTF-8"))
+        String::from_utf8(self.bytes()?)
+            .map_err(|_| String::from("host result holds a string that is not UTF-8"))
     }
 
     /// A count followed by that many items. The count is checked against the bytes left so a

@@ -28,7 +28,10 @@ impl Json {
         let v = p.value(0)?;
         p.ws();
         if p.i != p.s.len() {
-            return Err(format!("unexpected data after JSON value at offset {}", p.i));
+            return Err(format!(
+                "unexpected data after JSON value at offset {}",
+                p.i
+            ));
         }
         Ok(v)
     }
@@ -304,7 +307,9 @@ impl<'a> Parser<'a> {
                         b't' => '\t',
                         b'u' => {
                             let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
+                            let code = if (0xD800..0xDC00).contains(&hi)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
                                 self.i += 2;
                                 let lo = self.hex4()?;
                                 if (0xDC00..0xE000).contains(&lo) {
@@ -326,7 +331,8 @@ impl<'a> Parser<'a> {
                 c => out.push(c),
             }
         }
-        String::from_utf8(out).map_err(|_| format!("invalid JSON at offset {}: string is not UTF-8", self.i))
+        String::from_utf8(out)
+            .map_err(|_| format!("invalid JSON at offset {}: string is not UTF-8", self.i))
     }
 }
 
@@ -339,23 +345,41 @@ mod tests {
         let v = Json::parse(br#" {"ID":"a1","Size":5,"tags":[true,null,-1.5e3],"n":{}} "#).unwrap();
         assert_eq!(v.get("ID").and_then(Json::as_str), Some("a1"));
         assert_eq!(v.get("Size").and_then(Json::as_i64), Some(5));
-        assert_eq!(v.to_string(), r#"{"ID":"a1","Size":5,"tags":[true,null,-1.5e3],"n":{}}"#);
+        assert_eq!(
+            v.to_string(),
+            r#"{"ID":"a1","Size":5,"tags":[true,null,-1.5e3],"n":{}}"#
+        );
     }
 
     // Go's json.Marshal("<a&b>\n\u2028") == "\"\\u003ca\\u0026b\\u003e\\n\\u2028\"".
     #[test]
     fn escapes_like_go() {
-        assert_eq!(Json::str("<a&b>\n\u{2028}\"").to_string(), "\"\\u003ca\\u0026b\\u003e\\n\\u2028\\\"\"");
+        assert_eq!(
+            Json::str("<a&b>\n\u{2028}\"").to_string(),
+            "\"\\u003ca\\u0026b\\u003e\\n\\u2028\\\"\""
+        );
         assert_eq!(Json::str("\u{1}").to_string(), "\"\\u0001\"");
     }
 
     #[test]
     fn rejects_malformed_and_deep_input() {
-        for bad in [&b"{"[..], b"[1,]", b"01", b"\"a", b"{\"a\" 1}", b"1 2", b"", b"nul"] {
+        for bad in [
+            &b"{"[..],
+            b"[1,]",
+            b"01",
+            b"\"a",
+            b"{\"a\" 1}",
+            b"1 2",
+            b"",
+            b"nul",
+        ] {
             assert!(Json::parse(bad).is_err(), "{:?}", bad);
         }
         let deep = "[".repeat(MAX_DEPTH + 2);
         assert!(Json::parse(deep.as_bytes()).is_err());
-        assert_eq!(Json::parse(br#""\ud83d\ude00\u00e9""#).unwrap(), Json::str("😀é"));
+        assert_eq!(
+            Json::parse(br#""\ud83d\ude00\u00e9""#).unwrap(),
+            Json::str("😀é")
+        );
     }
 }

@@ -57,11 +57,19 @@ pub struct Response {
 
 impl Response {
     pub fn success(payload: impl Into<Vec<u8>>) -> Self {
-        Response { status: OK, message: String::new(), payload: payload.into() }
+        Response {
+            status: OK,
+            message: String::new(),
+            payload: payload.into(),
+        }
     }
 
     pub fn error(message: impl Into<String>) -> Self {
-        Response { status: ERROR, message: message.into(), payload: Vec::new() }
+        Response {
+            status: ERROR,
+            message: message.into(),
+            payload: Vec::new(),
+        }
     }
 }
 
@@ -119,7 +127,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -184,7 +195,10 @@ fn finish_call(r: i64) -> Result<Option<Vec<u8>>> {
         // An error leaves its message pending; its size is asked for with an empty take.
         let size = unsafe { sys::take_result(std::ptr::null_mut(), 0) }.max(0) as usize;
         let message = take(size).map(|m| String::from_utf8_lossy(&m).into_owned());
-        return Err(Error::new(ErrorKind::from_code(r), message.unwrap_or_default()));
+        return Err(Error::new(
+            ErrorKind::from_code(r),
+            message.unwrap_or_default(),
+        ));
     }
     Ok(Some(take(r as usize)?))
 }
@@ -197,7 +211,10 @@ fn take(len: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let rc = unsafe { sys::take_result(buf.as_mut_ptr(), len as u32) };
     if rc != len as i32 {
-        return Err(Error::new(ErrorKind::Protocol, "host result could not be copied"));
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "host result could not be copied",
+        ));
     }
     Ok(buf)
 }
@@ -218,7 +235,10 @@ fn check_simple_key(key: &str) -> Result<()> {
     if key.starts_with(COMPOSITE_KEY_NAMESPACE) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("first character of the key [{}] contains a null character which is not allowed", key),
+            format!(
+                "first character of the key [{}] contains a null character which is not allowed",
+                key
+            ),
         ));
     }
     Ok(())
@@ -228,7 +248,10 @@ fn decode_kvs(r: &mut Reader<'_>) -> std::result::Result<Vec<KeyValue>, String> 
     let n = r.count(8)?;
     let mut items = Vec::with_capacity(n);
     for _ in 0..n {
-        items.push(KeyValue { key: r.string()?, value: r.bytes()? });
+        items.push(KeyValue {
+            key: r.string()?,
+            value: r.bytes()?,
+        });
     }
     Ok(items)
 }
@@ -265,7 +288,10 @@ impl Stub {
 
     /// The arguments as strings (invalid UTF-8 replaced), as the shim's `GetStringArgs`.
     pub fn string_args(&self) -> Vec<String> {
-        self.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+        self.args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
     }
 
     /// The first argument and the rest, as the shim's `GetFunctionAndParameters`.
@@ -279,7 +305,8 @@ impl Stub {
     }
 
     fn text(r: i64) -> Result<String> {
-        String::from_utf8(required(r)?).map_err(|_| Error::new(ErrorKind::Protocol, "host string is not UTF-8"))
+        String::from_utf8(required(r)?)
+            .map_err(|_| Error::new(ErrorKind::Protocol, "host string is not UTF-8"))
     }
 
     pub fn channel_id(&self) -> Result<String> {
@@ -323,7 +350,10 @@ impl Stub {
 
     pub fn put_state(&mut self, key: &str, value: &[u8]) -> Result<()> {
         if key.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "key must not be an empty string"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "key must not be an empty string",
+            ));
         }
         let (kp, kl) = p(key.as_bytes());
         let (vp, vl) = p(value);
@@ -347,7 +377,13 @@ impl Stub {
         unit(unsafe { sys::set_state_metadata(kp, kl, np, nl, vp, vl) })
     }
 
-    fn range_page(&mut self, start: &str, end: &str, page_size: u32, bookmark: &str) -> Result<RangePage> {
+    fn range_page(
+        &mut self,
+        start: &str,
+        end: &str,
+        page_size: u32,
+        bookmark: &str,
+    ) -> Result<RangePage> {
         let (sp, sl) = p(start.as_bytes());
         let (ep, el) = p(end.as_bytes());
         let (bp, bl) = p(bookmark.as_bytes());
@@ -357,13 +393,21 @@ impl Stub {
         let bookmark = r.string()?;
         let items = decode_kvs(&mut r)?;
         r.finish()?;
-        Ok(RangePage { items, bookmark, fetched_records_count })
+        Ok(RangePage {
+            items,
+            bookmark,
+            fetched_records_count,
+        })
     }
 
     /// Simple keys in `[start, end)`; empty `start`/`end` mean the namespace's first/last key.
     /// As in Fabric's shim, composite keys are never returned.
     pub fn get_state_by_range(&mut self, start: &str, end: &str) -> Result<Vec<KeyValue>> {
-        let start = if start.is_empty() { EMPTY_KEY_SUBSTITUTE } else { start };
+        let start = if start.is_empty() {
+            EMPTY_KEY_SUBSTITUTE
+        } else {
+            start
+        };
         check_simple_key(start)?;
         check_simple_key(end)?;
         self.all_pages(start, end)
@@ -393,14 +437,22 @@ impl Stub {
         page_size: u32,
         bookmark: &str,
     ) -> Result<RangePage> {
-        let start = if start.is_empty() { EMPTY_KEY_SUBSTITUTE } else { start };
+        let start = if start.is_empty() {
+            EMPTY_KEY_SUBSTITUTE
+        } else {
+            start
+        };
         check_simple_key(start)?;
         check_simple_key(end)?;
         self.range_page(start, end, page_size, bookmark)
     }
 
     /// All composite keys of `object_type` whose attributes start with `attributes`.
-    pub fn get_state_by_partial_composite_key(&mut self, object_type: &str, attributes: &[&str]) -> Result<Vec<KeyValue>> {
+    pub fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attributes: &[&str],
+    ) -> Result<Vec<KeyValue>> {
         let start = create_composite_key(object_type, attributes)?;
         let end = format!("{}{}", start, MAX_UNICODE_RUNE);
         self.all_pages(&start, &end)
@@ -443,7 +495,11 @@ impl Stub {
         finish_call(unsafe { sys::get_private_data(cp, cl, kp, kl) })
     }
 
-    pub fn get_private_data_hash(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    pub fn get_private_data_hash(
+        &mut self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>> {
         let (cp, cl) = p(collection.as_bytes());
         let (kp, kl) = p(key.as_bytes());
         finish_call(unsafe { sys::get_private_data_hash(cp, cl, kp, kl) })
@@ -462,7 +518,12 @@ impl Stub {
         unit(unsafe { sys::del_private_data(cp, cl, kp, kl) })
     }
 
-    pub fn get_private_data_by_range(&mut self, collection: &str, start: &str, end: &str) -> Result<Vec<KeyValue>> {
+    pub fn get_private_data_by_range(
+        &mut self,
+        collection: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<KeyValue>> {
         let (cp, cl) = p(collection.as_bytes());
         let (sp, sl) = p(start.as_bytes());
         let (ep, el) = p(end.as_bytes());
@@ -473,13 +534,25 @@ impl Stub {
         Ok(items)
     }
 
-    pub fn get_private_data_metadata(&mut self, collection: &str, key: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+    pub fn get_private_data_metadata(
+        &mut self,
+        collection: &str,
+        key: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>> {
         let (cp, cl) = p(collection.as_bytes());
         let (kp, kl) = p(key.as_bytes());
-        decode_map(&required(unsafe { sys::get_private_data_metadata(cp, cl, kp, kl) })?)
+        decode_map(&required(unsafe {
+            sys::get_private_data_metadata(cp, cl, kp, kl)
+        })?)
     }
 
-    pub fn set_private_data_metadata(&mut self, collection: &str, key: &str, name: &str, value: &[u8]) -> Result<()> {
+    pub fn set_private_data_metadata(
+        &mut self,
+        collection: &str,
+        key: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<()> {
         let (cp, cl) = p(collection.as_bytes());
         let (kp, kl) = p(key.as_bytes());
         let (np, nl) = p(name.as_bytes());
@@ -495,7 +568,12 @@ impl Stub {
     }
 
     /// Calls another chaincode; an empty `channel` means this channel.
-    pub fn invoke_chaincode(&mut self, chaincode: &str, args: &[Vec<u8>], channel: &str) -> Result<Response> {
+    pub fn invoke_chaincode(
+        &mut self,
+        chaincode: &str,
+        args: &[Vec<u8>],
+        channel: &str,
+    ) -> Result<Response> {
         let encoded = codec::encode_list(args);
         let (np, nl) = p(chaincode.as_bytes());
         let (ap, al) = p(&encoded);
@@ -506,7 +584,11 @@ impl Stub {
         let message = r.string()?;
         let payload = r.bytes()?;
         r.finish()?;
-        Ok(Response { status, message, payload })
+        Ok(Response {
+            status,
+            message,
+            payload,
+        })
     }
 
     pub fn log(&self, level: LogLevel, message: &str) {
@@ -523,7 +605,10 @@ pub fn create_composite_key(object_type: &str, attributes: &[&str]) -> Result<St
         if part.contains(COMPOSITE_KEY_NAMESPACE) || part.contains(MAX_UNICODE_RUNE) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("composite key part {:?} contains U+0000 or U+10FFFF, which are not allowed", part),
+                format!(
+                    "composite key part {:?} contains U+0000 or U+10FFFF, which are not allowed",
+                    part
+                ),
             ));
         }
         key.push_str(part);
@@ -534,9 +619,17 @@ pub fn create_composite_key(object_type: &str, attributes: &[&str]) -> Result<St
 
 /// Splits a composite key into its object type and attributes.
 pub fn split_composite_key(key: &str) -> Result<(String, Vec<String>)> {
-    let bad = || Error::new(ErrorKind::InvalidArgument, format!("{:?} is not a composite key", key));
+    let bad = || {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{:?} is not a composite key", key),
+        )
+    };
     let rest = key.strip_prefix(COMPOSITE_KEY_NAMESPACE).ok_or_else(bad)?;
-    let mut parts: Vec<String> = rest.split(COMPOSITE_KEY_NAMESPACE).map(String::from).collect();
+    let mut parts: Vec<String> = rest
+        .split(COMPOSITE_KEY_NAMESPACE)
+        .map(String::from)
+        .collect();
     if parts.pop().as_deref() != Some("") || parts.is_empty() {
         return Err(bad());
     }
@@ -585,7 +678,10 @@ mod tests {
     fn composite_keys_use_fabric_encoding() {
         let key = create_composite_key("asset", &["a", "b"]).unwrap();
         assert_eq!(key, "\u{0}asset\u{0}a\u{0}b\u{0}");
-        assert_eq!(split_composite_key(&key).unwrap(), ("asset".to_string(), vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(
+            split_composite_key(&key).unwrap(),
+            ("asset".to_string(), vec!["a".to_string(), "b".to_string()])
+        );
         assert!(create_composite_key("as\u{0}set", &[]).is_err());
         assert!(split_composite_key("plain").is_err());
     }

@@ -37,7 +37,12 @@ impl Asset {
         let doc = Json::parse(bytes)?;
         let members = match &doc {
             Json::Object(m) => m,
-            _ => return Err("json: cannot unmarshal non-object into Go value of type chaincode.Asset".into()),
+            _ => {
+                return Err(
+                    "json: cannot unmarshal non-object into Go value of type chaincode.Asset"
+                        .into(),
+                )
+            }
         };
         let field = |name: &str| {
             members
@@ -50,15 +55,21 @@ impl Asset {
             match field(name) {
                 None | Some(Json::Null) => Ok(String::new()),
                 Some(Json::String(s)) => Ok(s.clone()),
-                Some(_) => Err(format!("json: cannot unmarshal into Go struct field Asset.{} of type string", name)),
+                Some(_) => Err(format!(
+                    "json: cannot unmarshal into Go struct field Asset.{} of type string",
+                    name
+                )),
             }
         };
         let int = |name: &str| -> Result<i64, String> {
             match field(name) {
                 None | Some(Json::Null) => Ok(0),
-                Some(v) => v
-                    .as_i64()
-                    .ok_or_else(|| format!("json: cannot unmarshal into Go struct field Asset.{} of type int", name)),
+                Some(v) => v.as_i64().ok_or_else(|| {
+                    format!(
+                        "json: cannot unmarshal into Go struct field Asset.{} of type int",
+                        name
+                    )
+                }),
             }
         };
         Ok(Asset {
@@ -95,7 +106,12 @@ fn handle(stub: &mut Stub) -> Response {
         "ReadAsset" | "DeleteAsset" | "AssetExists" => 1,
         "TransferAsset" => 2,
         "CreateAsset" | "UpdateAsset" => 5,
-        _ => return Response::error(format!("Function {} not found in contract {}", function, CONTRACT_NAME)),
+        _ => {
+            return Response::error(format!(
+                "Function {} not found in contract {}",
+                function, CONTRACT_NAME
+            ))
+        }
     };
     if params.len() < arity {
         return Response::error(format!(
@@ -149,7 +165,13 @@ fn init_ledger(stub: &mut Stub) -> TxResult {
         ("asset6", "white", 15, "Michel", 800),
     ];
     for (id, color, size, owner, appraised_value) in seed {
-        let asset = Asset { id: id.into(), color: color.into(), size, owner: owner.into(), appraised_value };
+        let asset = Asset {
+            id: id.into(),
+            color: color.into(),
+            size,
+            owner: owner.into(),
+            appraised_value,
+        };
         stub.put_state(id, asset.to_json().to_string().as_bytes())
             .map_err(|e| format!("failed to put to world state. {}", e))?;
     }
@@ -157,7 +179,9 @@ fn init_ledger(stub: &mut Stub) -> TxResult {
 }
 
 fn asset_exists(stub: &mut Stub, id: &str) -> Result<bool, String> {
-    let value = stub.get_state(id).map_err(|e| format!("failed to read from world state: {}", e))?;
+    let value = stub
+        .get_state(id)
+        .map_err(|e| format!("failed to read from world state: {}", e))?;
     // Fabric treats an empty value as absent (a nil slice in Go).
     Ok(value.map_or(false, |v| !v.is_empty()))
 }
@@ -166,12 +190,15 @@ fn create_asset(stub: &mut Stub, asset: Asset) -> TxResult {
     if asset_exists(stub, &asset.id)? {
         return Err(format!("the asset {} already exists", asset.id));
     }
-    stub.put_state(&asset.id, asset.to_json().to_string().as_bytes()).map_err(|e| e.to_string())?;
+    stub.put_state(&asset.id, asset.to_json().to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
     Ok(Vec::new())
 }
 
 fn read_asset(stub: &mut Stub, id: &str) -> Result<Asset, String> {
-    let value = stub.get_state(id).map_err(|e| format!("failed to read from world state: {}", e))?;
+    let value = stub
+        .get_state(id)
+        .map_err(|e| format!("failed to read from world state: {}", e))?;
     match value {
         Some(bytes) if !bytes.is_empty() => Asset::from_json(&bytes),
         _ => Err(format!("the asset {} does not exist", id)),
@@ -182,7 +209,8 @@ fn update_asset(stub: &mut Stub, asset: Asset) -> TxResult {
     if !asset_exists(stub, &asset.id)? {
         return Err(format!("the asset {} does not exist", asset.id));
     }
-    stub.put_state(&asset.id, asset.to_json().to_string().as_bytes()).map_err(|e| e.to_string())?;
+    stub.put_state(&asset.id, asset.to_json().to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
     Ok(Vec::new())
 }
 
@@ -198,7 +226,8 @@ fn delete_asset(stub: &mut Stub, id: &str) -> TxResult {
 fn transfer_asset(stub: &mut Stub, id: &str, new_owner: &str) -> TxResult {
     let mut asset = read_asset(stub, id)?;
     let old_owner = std::mem::replace(&mut asset.owner, new_owner.to_string());
-    stub.put_state(id, asset.to_json().to_string().as_bytes()).map_err(|e| e.to_string())?;
+    stub.put_state(id, asset.to_json().to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
     Ok(old_owner.into_bytes())
 }
 
@@ -223,10 +252,22 @@ mod tests {
     // fabric-samples: json.Marshal(Asset{...}) field order is AppraisedValue, Color, ID, Owner, Size.
     #[test]
     fn asset_json_matches_go_marshalling() {
-        let a = Asset { id: "asset1".into(), color: "blue".into(), size: 5, owner: "Tomoko".into(), appraised_value: 300 };
+        let a = Asset {
+            id: "asset1".into(),
+            color: "blue".into(),
+            size: 5,
+            owner: "Tomoko".into(),
+            appraised_value: 300,
+        };
         let text = a.to_json().to_string();
-        assert_eq!(text, r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#);
+        assert_eq!(
+            text,
+            r#"{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}"#
+        );
         let back = Asset::from_json(br#"{"id":"x","size":3}"#).unwrap();
-        assert_eq!((back.id.as_str(), back.size, back.color.as_str()), ("x", 3, ""));
+        assert_eq!(
+            (back.id.as_str(), back.size, back.color.as_str()),
+            ("x", 3, "")
+        );
     }
 }

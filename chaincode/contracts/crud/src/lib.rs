@@ -37,7 +37,12 @@ fn handle(stub: &mut Stub) -> Response {
         }
     };
     if params.len() != arity {
-        return Response::error(format!("{} takes {} arguments, got {}", function, arity, params.len()));
+        return Response::error(format!(
+            "{} takes {} arguments, got {}",
+            function,
+            arity,
+            params.len()
+        ));
     }
     let p = &params;
     let result = match function.as_str() {
@@ -60,19 +65,25 @@ fn check_key(key: &str) -> Result<(), String> {
         return Err("the record key must not be empty".into());
     }
     if key.starts_with('\u{0}') {
-        return Err(format!("the record key {:?} must not start with U+0000", key));
+        return Err(format!(
+            "the record key {:?} must not start with U+0000",
+            key
+        ));
     }
     Ok(())
 }
 
 fn exists(stub: &mut Stub, key: &str) -> Result<bool, String> {
     check_key(key)?;
-    let value = stub.get_state(key).map_err(|e| format!("failed to read the record {}: {}", key, e))?;
+    let value = stub
+        .get_state(key)
+        .map_err(|e| format!("failed to read the record {}: {}", key, e))?;
     Ok(value.map_or(false, |v| !v.is_empty()))
 }
 
 fn write(stub: &mut Stub, key: &str, value: &str, must_exist: bool) -> TxResult {
-    Json::parse(value.as_bytes()).map_err(|e| format!("the value of record {} is not valid JSON: {}", key, e))?;
+    Json::parse(value.as_bytes())
+        .map_err(|e| format!("the value of record {} is not valid JSON: {}", key, e))?;
     let found = exists(stub, key)?;
     if found && !must_exist {
         return Err(format!("the record {} already exists", key));
@@ -80,13 +91,17 @@ fn write(stub: &mut Stub, key: &str, value: &str, must_exist: bool) -> TxResult 
     if !found && must_exist {
         return Err(format!("the record {} does not exist", key));
     }
-    stub.put_state(key, value.as_bytes()).map_err(|e| format!("failed to write the record {}: {}", key, e))?;
+    stub.put_state(key, value.as_bytes())
+        .map_err(|e| format!("failed to write the record {}: {}", key, e))?;
     Ok(Vec::new())
 }
 
 fn read(stub: &mut Stub, key: &str) -> TxResult {
     check_key(key)?;
-    match stub.get_state(key).map_err(|e| format!("failed to read the record {}: {}", key, e))? {
+    match stub
+        .get_state(key)
+        .map_err(|e| format!("failed to read the record {}: {}", key, e))?
+    {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(format!("the record {} does not exist", key)),
     }
@@ -96,14 +111,18 @@ fn delete(stub: &mut Stub, key: &str) -> TxResult {
     if !exists(stub, key)? {
         return Err(format!("the record {} does not exist", key));
     }
-    stub.del_state(key).map_err(|e| format!("failed to delete the record {}: {}", key, e))?;
+    stub.del_state(key)
+        .map_err(|e| format!("failed to delete the record {}: {}", key, e))?;
     Ok(Vec::new())
 }
 
 fn page_size(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-        _ => Err(format!("pageSize must be a number from 1 to {}, got {:?}", MAX_PAGE_SIZE, text)),
+        _ => Err(format!(
+            "pageSize must be a number from 1 to {}, got {:?}",
+            MAX_PAGE_SIZE, text
+        )),
     }
 }
 
@@ -115,7 +134,11 @@ fn list(stub: &mut Stub, start: &str, end: &str, page_size: u32, bookmark: &str)
 }
 
 fn list_by_prefix(stub: &mut Stub, prefix: &str, page_size: u32, bookmark: &str) -> TxResult {
-    let end = if prefix.is_empty() { String::new() } else { format!("{}{}", prefix, MAX_UNICODE_RUNE) };
+    let end = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}{}", prefix, MAX_UNICODE_RUNE)
+    };
     list(stub, prefix, &end, page_size, bookmark)
 }
 
