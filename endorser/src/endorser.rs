@@ -20,7 +20,7 @@ use crate::interest::chaincode_interest;
 use crate::invoke::Invoker;
 use crate::proposal::UnpackedProposal;
 use crate::simulator::{SimulationOutput, TxSimulator};
-use crate::stub::{TxContext, event_bytes};
+use crate::stub::{LEGACY_LSCC_NAMESPACE, TxContext, event_bytes};
 use crate::support::{
     ChaincodeRegistry, ChannelSource, ChannelSupport, DEFAULT_ENDORSEMENT_PLUGIN, PEER_PROPOSE,
 };
@@ -334,7 +334,11 @@ impl Inner {
                 .map_err(|e| format!("error in simulation: {e}"))?;
         }
         let registry = &self.invoker.registry;
-        let interest = chaincode_interest(&output, |ns| registry.is_system_chaincode(ns))?;
+        // Go's built-in system chaincodes include the legacy `lscc`, whose namespace
+        // `_lifecycle` reads; none of them is an interest.
+        let interest = chaincode_interest(&output, |ns| {
+            ns == LEGACY_LSCC_NAMESPACE || registry.is_system_chaincode(ns)
+        })?;
         let payload =
             response_payload(&up, &response, &output, event.as_ref(), &definition.version);
         self.answer(

@@ -39,6 +39,7 @@ pub use error::{ProposalRejected, error_response};
 pub use invoke::INITIALIZED_KEY;
 pub use rwset::{RwSetBuilder, SimulationResults};
 pub use simulator::{SimulationOutput, TxSimulator};
+pub use stub::{IMPLICIT_COLLECTION_PREFIX, LEGACY_LSCC_NAMESPACE, LIFECYCLE_NAMESPACE};
 pub use support::{
     ChaincodeDefinition, ChaincodeRegistry, ChannelSource, ChannelSupport, CollectionAccess,
     DEFAULT_ENDORSEMENT_PLUGIN, PEER_CHAINCODE_TO_CHAINCODE, PEER_PROPOSE,

@@ -22,6 +22,26 @@ use crate::support::{ChannelSupport, CollectionAccess, PEER_CHAINCODE_TO_CHAINCO
 pub const HISTORY_ENTRIES_MAX: usize = crate::simulator::TOTAL_QUERY_LIMIT;
 /// Go's shim substitutes this for an empty start key of a simple range query.
 const EMPTY_KEY_SUBSTITUTE: &str = "\u{1}";
+/// The namespace of Fabric's lifecycle system chaincode.
+pub const LIFECYCLE_NAMESPACE: &str = "_lifecycle";
+/// The namespace of Fabric's legacy lifecycle (`lscc`), which `_lifecycle` still reads.
+pub const LEGACY_LSCC_NAMESPACE: &str = "lscc";
+/// Names of the per-org implicit collections: this prefix, then the org's MSP ID.
+pub const IMPLICIT_COLLECTION_PREFIX: &str = "_implicit_org_";
+
+/// Access to a collection of `_lifecycle`, decided without reading state as Fabric decides it:
+/// `_lifecycle` is defined by the peer itself, with no explicit collections, and an implicit
+/// org collection restricts neither reads nor writes to members (F25
+/// core/chaincode/lifecycle/deployedcc_infoprovider.go `CollectionInfo`,
+/// `GenerateImplicitCollectionForOrg`; core/common/privdata/store.go
+/// `RetrieveReadWritePermission`). `None`: no such collection.
+fn lifecycle_collection_access(collection: &str) -> Option<CollectionAccess> {
+    let msp_id = collection.strip_prefix(IMPLICIT_COLLECTION_PREFIX)?;
+    (!msp_id.is_empty()).then_some(CollectionAccess {
+        read: true,
+        write: true,
+    })
+}
 
 /// What every chaincode of one transaction shares: the proposal and its decoded parts.
 pub struct TxContext {
@@ -107,6 +127,15 @@ impl<'a> InvocationStub<'a> {
         }
         if let Some(access) = self.collection_access.get(coll) {
             return Ok(*access);
+        }
+        if self.namespace == LIFECYCLE_NAMESPACE {
+            let access = lifecycle_collection_access(coll).ok_or_else(|| {
+                StubError::InvalidArgument(format!(
+                    "collection [{coll}] not defined in the collection config for chaincode [{LIFECYCLE_NAMESPACE}]"
+                ))
+            })?;
+            self.collection_access.insert(coll.to_owned(), access);
+            return Ok(access);
         }
         let channel = self
             .tx
@@ -359,6 +388,29 @@ impl ChaincodeStub for InvocationStub<'_> {
         let ns = self.namespace.clone();
         self.sim()?
             .set_private_data_metadata(&ns, collection, key, &single_entry(name, value))
+    }
+
+    /// A recorded read of another namespace, for system chaincodes only: Fabric gives
+    /// `_lifecycle` the running transaction's simulator to look up legacy `lscc` definitions
+    /// (F25 core/chaincode/lifecycle/scc.go `validateInput`), while user chaincodes can reach no
+    /// namespace but their own.
+    fn get_state_of_namespace(
+        &mut self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        if !self.invoker.registry.is_system_chaincode(&self.namespace) {
+            return Err(StubError::AccessDenied(format!(
+                "chaincode {} may not read namespace {namespace}: only system chaincodes read other namespaces",
+                self.namespace
+            )));
+        }
+        if namespace.is_empty() {
+            return Err(StubError::InvalidArgument(
+                "namespace must not be an empty string".to_owned(),
+            ));
+        }
+        Ok(self.sim()?.get_state(namespace, key)?.map(|v| v.value))
     }
 
     fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), StubError> {

@@ -343,7 +343,8 @@ impl ChaincodeRegistry for Registry {
 /// Runs each argument as one stub call and answers with what the calls returned, one line per
 /// call. Calls: `get:k`, `put:k=v`, `del:k`, `range:start:end`, `page:start:end:size:bookmark`,
 /// `meta:k:name=value`, `getmeta:k`, `pget:coll:k`, `pput:coll:k=v`, `pdel:coll:k`,
-/// `phash:coll:k`, `event:name=payload`, `call:cc:arg|arg`, `status:code:message`.
+/// `phash:coll:k`, `nsget:namespace:k` (another namespace), `event:name=payload`,
+/// `call:cc:arg|arg`, `status:code:message`.
 /// A failed stub call ends the invocation with a 500 carrying the stub's error.
 pub struct Script;
 
@@ -416,6 +417,10 @@ impl Script {
                 stub.get_private_data_hash(coll, k)?
                     .map(hex::encode)
                     .unwrap_or_else(|| "<none>".into())
+            }
+            "nsget" => {
+                let (ns, k) = split2(rest, ':');
+                text(stub.get_state_of_namespace(ns, k)?)
             }
             "event" => {
                 let (name, payload) = split2(rest, '=');
@@ -553,6 +558,8 @@ pub struct ProposalSpec {
     pub channel: String,
     pub chaincode: String,
     pub args: Vec<String>,
+    /// Arguments that are not text (marshalled messages); replace `args` when set.
+    pub raw_args: Option<Vec<Vec<u8>>>,
     pub header_type: HeaderType,
     pub epoch: u64,
     pub nonce: Vec<u8>,
@@ -568,6 +575,7 @@ impl ProposalSpec {
             channel: CHANNEL.into(),
             chaincode: chaincode.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            raw_args: None,
             header_type: HeaderType::EndorserTransaction,
             epoch: 0,
             nonce: b"0123456789abcdef01234567".to_vec(),
@@ -630,7 +638,10 @@ pub fn build(spec: &ProposalSpec, signer: &TestIdentity) -> BuiltProposal {
                 ..Default::default()
             }),
             input: Some(ChaincodeInput {
-                args: spec.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                args: spec
+                    .raw_args
+                    .clone()
+                    .unwrap_or_else(|| spec.args.iter().map(|a| a.as_bytes().to_vec()).collect()),
                 is_init: spec.is_init,
                 ..Default::default()
             }),

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 use fabric_protos::kvrwset::{KvMetadataEntry, KvMetadataWrite};
 use fabric_protos::protos::{ChaincodeAction, ProposalResponsePayload};
 use prost::Message;
-use weft_endorser::CollectionAccess;
+use std::sync::Arc;
+
+use weft_endorser::{CollectionAccess, LIFECYCLE_NAMESPACE};
 use weft_ledger::kv::Height;
 
-use crate::fakes::{Node, ProposalSpec, build, sequence_key};
+use crate::fakes::{Node, ProposalSpec, Script, build, sequence_key};
 
 /// Fabric v2.5.9's release commit as a Go module version.
 const FABRIC_MODULE: &str =
@@ -127,12 +129,25 @@ fn driver() -> PathBuf {
 /// (namespace, key, value, serialized metadata, version) of a committed public entry.
 type PublicSeed = (String, String, Vec<u8>, Option<Vec<u8>>, Height);
 
-#[derive(Default)]
 struct Scenario {
+    /// The chaincode the proposal invokes: `mycc` (a user chaincode) or `_lifecycle`.
+    chaincode: String,
     public: Vec<PublicSeed>,
     private: Vec<(String, String, String, Vec<u8>, Height)>,
     collections: Vec<(String, String)>,
     ops: Vec<String>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            chaincode: "mycc".into(),
+            public: Vec::new(),
+            private: Vec::new(),
+            collections: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
 }
 
 impl Scenario {
@@ -153,7 +168,8 @@ impl Scenario {
     }
 
     /// The driver's input: the node's `_lifecycle` sequence keys, the seeds, then the
-    /// lifecycle's sequence read and the chaincode's calls.
+    /// lifecycle's sequence read (user chaincodes only: Go looks system chaincodes up without
+    /// reading) and the chaincode's calls. A `nsget:<ns>:<key>` call is a read of `<ns>`.
     fn script(&self) -> String {
         let mut out = String::new();
         for (cc, at) in [("mycc", Height::new(1, 0)), ("othercc", Height::new(1, 1))] {
@@ -199,9 +215,17 @@ impl Scenario {
         for (ns, coll) in &self.collections {
             out += &format!("coll {ns} {coll}\n");
         }
-        out += &format!("op _lifecycle get:{}\n", sequence_key("mycc"));
+        if self.chaincode != LIFECYCLE_NAMESPACE {
+            out += &format!("op _lifecycle get:{}\n", sequence_key(&self.chaincode));
+        }
         for op in &self.ops {
-            out += &format!("op mycc {op}\n");
+            match op
+                .strip_prefix("nsget:")
+                .and_then(|rest| rest.split_once(':'))
+            {
+                Some((ns, key)) => out += &format!("op {ns} get:{key}\n"),
+                None => out += &format!("op {} {op}\n", self.chaincode),
+            }
         }
         out
     }
@@ -220,7 +244,12 @@ impl Scenario {
             hex::encode(&weft.response.message),
             hex::encode(&weft.response.payload)
         );
-        script += "ccid mycc 1.0\n";
+        let version = if self.chaincode == LIFECYCLE_NAMESPACE {
+            "syscc"
+        } else {
+            "1.0"
+        };
+        script += &format!("ccid {} {version}\n", self.chaincode);
         let stdout = run_bounded(Command::new(driver), &script, DRIVER_RUN_TIMEOUT);
         let field = |name: &str| {
             stdout
@@ -242,7 +271,13 @@ impl Scenario {
         for (ns, coll, key, value, at) in &self.private {
             node.channel.put_private(ns, coll, key, value, *at);
         }
-        for (ns, coll) in &self.collections {
+        // `_lifecycle`'s implicit collections are the endorser's to resolve: the channel knows
+        // none of them, so a lookup through it would fail the simulation.
+        for (ns, coll) in self
+            .collections
+            .iter()
+            .filter(|(ns, _)| ns != LIFECYCLE_NAMESPACE)
+        {
             node.channel.collections.lock().unwrap().insert(
                 (ns.clone(), coll.clone()),
                 CollectionAccess {
@@ -252,7 +287,12 @@ impl Scenario {
             );
         }
         let args: Vec<&str> = self.ops.iter().map(String::as_str).collect();
-        let mut spec = ProposalSpec::invoke("mycc", &args);
+        node.registry
+            .0
+            .lock()
+            .unwrap()
+            .insert(LIFECYCLE_NAMESPACE.into(), Arc::new(Script));
+        let mut spec = ProposalSpec::invoke(&self.chaincode, &args);
         // Transient data stays out of the proposal hash.
         spec.transient.insert("price".into(), b"secret".to_vec());
         let proposal = build(&spec, &node.client);
@@ -402,6 +442,64 @@ fn scenarios() -> Vec<(&'static str, Scenario)> {
         "get:a",
     ]);
     out.push(("private data", s));
+
+    // `_lifecycle` approving a chaincode it does not define yet: Go's `validateInput` reads the
+    // legacy `lscc/<name>` through the transaction's simulator, and the org collections are
+    // implicit ones whose lookup reads nothing (F25 core/chaincode/lifecycle/scc.go,
+    // deployedcc_infoprovider.go). The driver's collection list stands in for the implicit
+    // collections Fabric derives from the channel config.
+    let mut s = Scenario {
+        chaincode: LIFECYCLE_NAMESPACE.into(),
+        ..Default::default()
+    };
+    let org1 = "_implicit_org_Org1MSP";
+    let org2 = "_implicit_org_Org2MSP";
+    s.public.push((
+        "lscc".into(),
+        "legacycc".into(),
+        b"legacy-definition".to_vec(),
+        None,
+        Height::new(2, 3),
+    ));
+    s.public.push((
+        LIFECYCLE_NAMESPACE.into(),
+        "namespaces/fields/newcc/Sequence".into(),
+        b"\x08\x01".to_vec(),
+        None,
+        Height::new(6, 1),
+    ));
+    s.private.push((
+        LIFECYCLE_NAMESPACE.into(),
+        org1.into(),
+        "namespaces/metadata/newcc#2".into(),
+        b"approved".to_vec(),
+        Height::new(7, 0),
+    ));
+    s.private.push((
+        LIFECYCLE_NAMESPACE.into(),
+        org2.into(),
+        "namespaces/fields/newcc#2/EndorsementInfo".into(),
+        b"theirs".to_vec(),
+        Height::new(7, 1),
+    ));
+    s.collections = vec![
+        (LIFECYCLE_NAMESPACE.into(), org1.into()),
+        (LIFECYCLE_NAMESPACE.into(), org2.into()),
+    ];
+    s.ops(&[
+        "nsget:lscc:newcc",
+        "nsget:lscc:legacycc",
+        "get:namespaces/fields/newcc/Sequence",
+        "get:namespaces/metadata/newcc",
+        &format!("pget:{org1}:namespaces/metadata/newcc#2"),
+        &format!("pget:{org1}:namespaces/fields/newcc#2/Collections"),
+        &format!("phash:{org1}:namespaces/metadata/newcc#2"),
+        &format!("phash:{org2}:namespaces/fields/newcc#2/EndorsementInfo"),
+        &format!("phash:{org2}:namespaces/metadata/newcc#2"),
+        &format!("pput:{org1}:namespaces/metadata/newcc#2=ChaincodeParameters"),
+        &format!("pput:{org1}:namespaces/fields/newcc#2/EndorsementInfo=e"),
+    ]);
+    out.push(("_lifecycle: lscc read and implicit collections", s));
     out
 }
 
