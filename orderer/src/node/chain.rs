@@ -63,6 +63,9 @@ pub struct Chain {
     ledger: weft_ledger::Channel,
     bundle: RwLock<Arc<ChannelBundle>>,
     errored: AtomicBool,
+    /// This node is no consenter of the channel (removed by a config update): it keeps and
+    /// serves its ledger but orders nothing.
+    removed: AtomicBool,
     consenter: RwLock<Option<Arc<dyn Consenter>>>,
 }
 
@@ -96,6 +99,11 @@ impl Chain {
             Ok(mut b) => *b = Arc::new(bundle),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(bundle),
         }
+    }
+
+    /// True when a config update removed this node from the channel's consenters.
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(AtomicOrdering::Relaxed)
     }
 
     pub fn is_errored(&self) -> bool {
@@ -216,8 +224,16 @@ pub fn start_chain(
         ledger,
         bundle: RwLock::new(Arc::new(bundle)),
         errored: AtomicBool::new(false),
+        removed: AtomicBool::new(false),
         consenter: RwLock::new(None),
     });
+    if self_id.is_none() && context.membership.is_some() && is_etcdraft(&chain.bundle()) {
+        // A node restarted after its removal from the consenters: it must not start a raft
+        // group of its own.
+        tracing::info!(channel = %chain.id, "this node is no consenter of the channel; it serves its ledger but does not order");
+        chain.removed.store(true, AtomicOrdering::Relaxed);
+        return Ok(chain);
+    }
     let (sender, receiver) = mpsc::channel(ORDER_QUEUE_CAPACITY);
     let sequencer = Sequencer {
         sender,
@@ -708,6 +724,7 @@ impl SequencerTask {
     /// blocks; its raft group answers until the leader stops talking to it). Ends the task.
     fn leave<T>(&self) -> Result<T, ()> {
         tracing::info!(channel = %self.chain.id, id = self.self_id, "this node was removed from the channel's consenters; it stops ordering");
+        self.chain.removed.store(true, AtomicOrdering::Relaxed);
         self.chain.halt();
         Err(())
     }
@@ -760,6 +777,10 @@ fn is_config_bytes(envelope: &[u8]) -> bool {
 /// the SIGNATURES slot); 0 for the genesis block or anything unreadable.
 fn block_raft_index(block: &Block) -> u64 {
     block_raft_metadata(block).map_or(0, |b| b.raft_index)
+}
+
+fn is_etcdraft(bundle: &ChannelBundle) -> bool {
+    etcdraft_consenters(bundle).is_some()
 }
 
 /// The consenters of an etcdraft channel config.

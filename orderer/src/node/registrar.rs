@@ -254,14 +254,19 @@ impl Registrar {
             .ledger()
             .height()
             .map_err(|e| RegistrarError::Internal(e.to_string()))?;
+        // Fabric reports a node that only keeps a channel's config and blocks as a
+        // config-tracker, inactive.
+        let (consensus_relation, status) = if chain.is_removed() {
+            ("config-tracker", "inactive")
+        } else if chain.is_errored() {
+            ("consenter", "failed")
+        } else {
+            ("consenter", "active")
+        };
         Ok(ChannelInfo {
             name: id.to_string(),
-            consensus_relation: "consenter",
-            status: if chain.is_errored() {
-                "failed"
-            } else {
-                "active"
-            },
+            consensus_relation,
+            status,
             height,
         })
     }

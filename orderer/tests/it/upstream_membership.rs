@@ -150,8 +150,26 @@ fn upstream_consenter_added_by_config_update_orders_and_removed_one_stops() {
         log.contains("removed from the channel's consenters"),
         "the removed node did not notice"
     );
-
+    let info = cluster.channel_info(&follower).unwrap();
+    assert_eq!(info["consensusRelation"], "config-tracker", "{info}");
+    assert_eq!(info["status"], "inactive", "{info}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let refused = runtime.block_on(broadcast(&follower, cluster.envelope("to-removed")));
+    assert_ne!(
+        refused,
+        Some(Status::Success),
+        "a removed consenter took an envelope"
+    );
+
+    // Restarted, it stays out: no raft group of its own, no new blocks.
+    signal(cluster.pid(&follower), "KILL");
+    let _restarted = cluster.restart(&follower);
+    let info = cluster.channel_info(&follower).unwrap();
+    assert_eq!(info["status"], "inactive", "{info}");
+    acked.extend(send(&cluster, &leader, "restarted", ENVELOPES));
+    let last = settled(&cluster, &rest, last + 1);
+    assert_eq!(cluster.height(&follower), Some(stale));
+
     let chains: Vec<_> = rest
         .iter()
         .map(|o| runtime.block_on(cluster.chain_of(o)))
