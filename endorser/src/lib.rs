@@ -13,8 +13,11 @@
 //!   with the ACL's policy path, [`default_acl_policy`] when the channel config has none),
 //!   duplicate-txid lookup, a state view for simulations, chaincode definitions and collection
 //!   access read *through the given [`StateQuery`]* (so `_lifecycle` reads land in the read set
-//!   as in Go), history and private-data distribution.
-//! - Implement [`ChaincodeRegistry`]: which names are system chaincodes, and the
+//!   as in Go), history and private-data distribution. `_lifecycle`'s collections (its implicit
+//!   org collections) never reach [`ChannelSupport::collection_access`]: the endorser resolves
+//!   them itself, reading nothing, as Go does.
+//! - Implement [`ChaincodeRegistry`]: which names are system chaincodes (they alone may read
+//!   other namespaces through `ChaincodeStub::get_state_of_namespace`), and the
 //!   `Arc<dyn Chaincode>` to run for a definition (WASM package or system chaincode).
 //! - Build one [`Endorser`] with the local MSP (for channel-less proposals) and the peer's
 //!   signing identity. In the gRPC service call [`Endorser::process`] and map

@@ -157,7 +157,9 @@ pub trait ChannelSupport: Send + Sync {
     ) -> Result<ChaincodeDefinition, String>;
 
     /// The creator's access to `collection` of chaincode `namespace`; `Ok(None)` when the
-    /// chaincode defines no such collection. Reads collection config through `state`.
+    /// chaincode defines no such collection. Reads collection config through `state`, the keys
+    /// Go reads (for a user chaincode's implicit collection, its `_lifecycle` definition).
+    /// Never asked about `_lifecycle`'s own collections.
     fn collection_access(
         &self,
         namespace: &str,
