@@ -18,9 +18,11 @@
 //! (`upstream_*` modules, which fail when `.cache/upstream/fabric-2.5.9/bin` is missing).
 
 pub mod blocks;
+pub mod chaincodes;
 pub mod channels;
 pub mod definitions;
 mod error;
+pub mod gateway_support;
 pub mod node;
 pub mod proposal;
 pub mod scc;

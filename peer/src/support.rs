@@ -17,6 +17,7 @@ use weft_policy::api::SignedData;
 
 use weft_committer::Committer;
 
+use crate::chaincodes::ApplicationChaincodes;
 use crate::channels::{ChannelManager, PeerChannel};
 use crate::definitions::IMPLICIT_COLLECTION_PREFIX;
 use crate::proposal::CHANNEL_APPLICATION_READERS;
@@ -41,6 +42,7 @@ fn default_policy(resource: &str) -> Option<&'static str> {
 pub struct EndorserChannel {
     channel: Arc<PeerChannel>,
     committer: Committer,
+    applications: Option<Arc<ApplicationChaincodes>>,
 }
 
 impl ChannelSupport for EndorserChannel {
@@ -126,23 +128,38 @@ impl ChannelSupport for EndorserChannel {
     fn chaincode_definition(
         &self,
         name: &str,
-        _state: &mut dyn StateQuery,
+        state: &mut dyn StateQuery,
     ) -> Result<ChaincodeDefinition, String> {
         if SYSTEM_CHAINCODES.contains(&name) {
             return Ok(ChaincodeDefinition::system(name));
         }
-        Err(format!("chaincode {name} not found"))
+        match &self.applications {
+            Some(applications) => {
+                applications.definition(&self.committer, self.channel.id(), name, state)
+            }
+            None => Err(format!("chaincode {name} not found")),
+        }
     }
 }
 
 /// The channel manager as the endorser's channel lookup.
 pub struct EndorserChannels {
     channels: Arc<ChannelManager>,
+    applications: Option<Arc<ApplicationChaincodes>>,
 }
 
 impl EndorserChannels {
     pub fn new(channels: Arc<ChannelManager>) -> Self {
-        Self { channels }
+        Self {
+            channels,
+            applications: None,
+        }
+    }
+
+    /// Resolves committed application chaincodes to this org's installed packages.
+    pub fn with_applications(mut self, applications: Arc<ApplicationChaincodes>) -> Self {
+        self.applications = Some(applications);
+        self
     }
 }
 
@@ -152,6 +169,7 @@ impl ChannelSource for EndorserChannels {
         Some(Arc::new(EndorserChannel {
             channel,
             committer: self.channels.committer().clone(),
+            applications: self.applications.clone(),
         }))
     }
 }
@@ -160,9 +178,16 @@ impl ChannelSource for EndorserChannels {
 #[derive(Default)]
 pub struct Chaincodes {
     system: BTreeMap<String, Arc<dyn Chaincode>>,
+    applications: Option<Arc<ApplicationChaincodes>>,
 }
 
 impl Chaincodes {
+    /// Runs application chaincodes from the packages `applications` resolves.
+    pub fn with_applications(mut self, applications: Arc<ApplicationChaincodes>) -> Self {
+        self.applications = Some(applications);
+        self
+    }
+
     pub fn with_system(mut self, name: &str, chaincode: Arc<dyn Chaincode>) -> Self {
         self.system.insert(name.to_owned(), chaincode);
         self
@@ -179,15 +204,18 @@ impl ChaincodeRegistry for Chaincodes {
         _channel_id: &str,
         definition: &ChaincodeDefinition,
     ) -> Result<Arc<dyn Chaincode>, String> {
-        self.system
-            .get(&definition.chaincode_id)
-            .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "chaincode {} is not installed on this peer",
-                    definition.chaincode_id
-                )
-            })
+        if let Some(system) = self.system.get(&definition.chaincode_id) {
+            return Ok(system.clone());
+        }
+        match &self.applications {
+            Some(applications) if !self.is_system_chaincode(&definition.name) => {
+                applications.chaincode(&definition.chaincode_id)
+            }
+            _ => Err(format!(
+                "chaincode {} is not installed on this peer",
+                definition.chaincode_id
+            )),
+        }
     }
 }
 

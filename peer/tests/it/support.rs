@@ -23,13 +23,24 @@ pub const WEFT_PEER: &str = "peer1.org1.example.com";
 
 /// An upstream orderer and Org1 with a Go peer and a Weft peer, not yet joined.
 pub fn start_network() -> Network {
+    start_network_with_go_env(&[])
+}
+
+/// [`start_network`] with extra environment settings (`KEY=value`) for the Go peer.
+pub fn start_network_with_go_env(go_env: &[&str]) -> Network {
     let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
-    let topology = Topology::new(CHANNEL, &toolchain)
+    let mut topology = Topology::new(CHANNEL, &toolchain)
         .peer_org("Org1", 2)
         .node_command(
             WEFT_PEER,
             NodeCommand::new(env!("CARGO_BIN_EXE_peer"), &["node", "start"]),
         );
+    if !go_env.is_empty() {
+        let peer = toolchain.bin("peer").display().to_string();
+        let mut args: Vec<&str> = go_env.to_vec();
+        args.extend([peer.as_str(), "node", "start"]);
+        topology = topology.node_command(GO_PEER, NodeCommand::new("/usr/bin/env", &args));
+    }
     Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"))
 }
 

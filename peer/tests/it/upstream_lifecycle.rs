@@ -4,7 +4,12 @@
 //! DeliverFiltered, and both peers commit the same blocks. The queries answer as on the Go
 //! peer.
 
-use crate::support::{CHANNEL, GO_PEER, WEFT_PEER, header_hash, start_network};
+use crate::support::{CHANNEL, GO_PEER, WEFT_PEER, header_hash, start_network_with_go_env};
+
+/// The Go peer waits this long for private data it is eligible for before committing without
+/// it (Fabric's default is 60 s). The Weft peer endorses approvals whose private writes it does
+/// not disseminate (Weft runs no gossip), so the Go peer always waits.
+const GO_PVTDATA_PULL_RETRY: &str = "CORE_PEER_GOSSIP_PVTDATA_PULLRETRYTHRESHOLD=3s";
 
 const PACKAGE_ID: &str =
     "lifecc_1.0:0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
@@ -38,7 +43,7 @@ fn definition_args(extra: &[&str]) -> Vec<String> {
 
 #[test]
 fn upstream_cli_runs_the_chaincode_lifecycle_through_a_weft_peer() {
-    let network = start_network();
+    let network = start_network_with_go_env(&[GO_PVTDATA_PULL_RETRY]);
     network.join_channel().unwrap_or_else(|e| panic!("{e}"));
     let orderer = network.orderer_args();
 

@@ -1,0 +1,342 @@
+//! The node's side of the Gateway and Discovery services (`weft-gateway`): channels, committed
+//! chaincode definitions, the channel's peers, ledgers with commit notifications, and the local
+//! endorser.
+//!
+//! Weft speaks no gossip yet, so a channel's peers are this peer plus the anchor peers of the
+//! other organizations in the channel config. What gossip would tell about them is estimated:
+//! their identity carries only their MSP ID, their ledger height is taken to be this peer's,
+//! and they are taken to run every chaincode committed on the channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fabric_protos::common::Block;
+use fabric_protos::msp::SerializedIdentity;
+use fabric_protos::protos::{AnchorPeers, ProposalResponse, SignedProposal};
+use prost::Message;
+use tokio::sync::broadcast;
+use weft_gateway::{
+    BoxFuture, ChaincodeDefinition, ChannelConfigSource, InstalledChaincode, LedgerView, PeerInfo,
+    PeerSupport, TxStatus,
+};
+use weft_msp::IdentityDeserializer;
+use weft_policy::SignedData;
+
+use crate::chaincodes::{ApplicationChaincodes, committed_definition, committed_names};
+use crate::channels::ChannelManager;
+use crate::state::CommitterState;
+
+/// Block numbers a gateway subscriber may fall behind by; a lagging one re-reads the ledger.
+pub const COMMIT_NOTIFICATIONS_MAX: usize = 256;
+
+/// The channel config key of an organization's anchor peers.
+const ANCHOR_PEERS_KEY: &str = "AnchorPeers";
+
+/// This peer as the gateway and discovery describe it.
+#[derive(Clone)]
+pub struct LocalPeerInfo {
+    pub msp_id: String,
+    /// `peer.gossip.externalEndpoint` (else `peer.address`).
+    pub endpoint: String,
+    /// The peer's marshalled `SerializedIdentity`.
+    pub identity: Vec<u8>,
+}
+
+pub struct GatewaySupport {
+    channels: Arc<ChannelManager>,
+    chaincodes: Arc<ApplicationChaincodes>,
+    local: LocalPeerInfo,
+    local_msp: Arc<dyn IdentityDeserializer>,
+    runtime: tokio::runtime::Handle,
+    notifications: Mutex<HashMap<String, broadcast::Sender<u64>>>,
+}
+
+impl GatewaySupport {
+    pub fn new(
+        channels: Arc<ChannelManager>,
+        chaincodes: Arc<ApplicationChaincodes>,
+        local: LocalPeerInfo,
+        local_msp: Arc<dyn IdentityDeserializer>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            channels,
+            chaincodes,
+            local,
+            local_msp,
+            runtime,
+            notifications: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The block numbers committed on `channel`, from one task per channel forwarding the
+    /// committer's notifications.
+    fn notifications(&self, channel: &str) -> broadcast::Sender<u64> {
+        let mut senders = self
+            .notifications
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = senders.get(channel) {
+            return sender.clone();
+        }
+        let (sender, _) = broadcast::channel(COMMIT_NOTIFICATIONS_MAX);
+        if let Some(view) = self.channels.committer().channel(channel) {
+            let mut committed = view.events.subscribe();
+            let forward = sender.clone();
+            self.runtime.spawn(async move {
+                loop {
+                    match committed.recv().await {
+                        Ok(block) => {
+                            // No receiver is fine: nobody waits right now.
+                            let _ = forward.send(block.number);
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+        senders.insert(channel.to_owned(), sender.clone());
+        sender
+    }
+
+    fn anchor_peers(&self, channel: &str) -> Vec<PeerInfo> {
+        let Ok(Some(peer_channel)) = self.channels.get(channel) else {
+            return Vec::new();
+        };
+        let height = peer_channel.height().unwrap_or_default();
+        let chaincodes = CommitterState::new(self.channels.committer().clone(), channel);
+        let committed: Vec<InstalledChaincode> = committed_names(&chaincodes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
+                let definition =
+                    committed_definition(self.channels.committer(), channel, &name).ok()??;
+                Some(InstalledChaincode {
+                    name,
+                    version: definition.sequence().to_string(),
+                })
+            })
+            .collect();
+        let bundle = peer_channel.bundle();
+        let Some(application) = ChannelConfigSource::config(bundle.as_ref()).channel_group.as_ref().and_then(|g| {
+            g.groups
+                .get("Application")
+                .map(|app| app.groups.clone())
+        }) else {
+            return Vec::new();
+        };
+        let mut peers = Vec::new();
+        for org in application.values() {
+            let Some(msp_id) = org_msp_id(org) else {
+                continue;
+            };
+            if msp_id == self.local.msp_id {
+                continue;
+            }
+            let Some(anchors) = org
+                .values
+                .get(ANCHOR_PEERS_KEY)
+                .and_then(|v| AnchorPeers::decode(v.value.as_slice()).ok())
+            else {
+                continue;
+            };
+            for anchor in anchors.anchor_peers {
+                peers.push(PeerInfo {
+                    msp_id: msp_id.clone(),
+                    endpoint: format!("{}:{}", anchor.host, anchor.port),
+                    identity: SerializedIdentity {
+                        mspid: msp_id.clone(),
+                        id_bytes: Vec::new(),
+                    }
+                    .encode_to_vec(),
+                    ledger_height: height,
+                    chaincodes: committed.clone(),
+                });
+            }
+        }
+        peers
+    }
+
+    fn local_peer(&self, channel: Option<&str>) -> PeerInfo {
+        let (height, chaincodes) = match channel {
+            Some(channel) => {
+                let height = self
+                    .channels
+                    .get(channel)
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.height().ok())
+                    .unwrap_or_default();
+                let chaincodes = self
+                    .chaincodes
+                    .installed_on_channel(self.channels.committer(), channel)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(%channel, error = %e, "cannot list this peer's chaincodes");
+                        Vec::new()
+                    })
+                    .into_iter()
+                    .map(|(name, sequence)| InstalledChaincode {
+                        name,
+                        version: sequence.to_string(),
+                    })
+                    .collect();
+                (height, chaincodes)
+            }
+            None => (0, Vec::new()),
+        };
+        PeerInfo {
+            msp_id: self.local.msp_id.clone(),
+            endpoint: self.local.endpoint.clone(),
+            identity: self.local.identity.clone(),
+            ledger_height: height,
+            chaincodes,
+        }
+    }
+}
+
+/// The MSP ID in an organization group's `MSP` value.
+fn org_msp_id(org: &fabric_protos::common::ConfigGroup) -> Option<String> {
+    let value = org.values.get("MSP")?;
+    let config = fabric_protos::msp::MspConfig::decode(value.value.as_slice()).ok()?;
+    let fabric = fabric_protos::msp::FabricMspConfig::decode(config.config.as_slice()).ok()?;
+    Some(fabric.name)
+}
+
+impl PeerSupport for GatewaySupport {
+    fn channel_config(&self, channel: &str) -> Option<Arc<dyn ChannelConfigSource>> {
+        let channel = self.channels.get(channel).ok()??;
+        let bundle: Arc<dyn ChannelConfigSource> = channel.bundle();
+        Some(bundle)
+    }
+
+    fn chaincode(&self, channel: &str, name: &str) -> Option<ChaincodeDefinition> {
+        self.channels.get(channel).ok()??;
+        let definition = committed_definition(self.channels.committer(), channel, name)
+            .map_err(|e| tracing::warn!(%channel, chaincode = %name, error = %e, "cannot read the chaincode definition"))
+            .ok()??;
+        Some(ChaincodeDefinition {
+            name: name.to_owned(),
+            sequence: definition.sequence(),
+            endorsement_policy: definition.validation_parameter().to_vec(),
+            collections: Some(definition.collections().clone())
+                .filter(|c| !c.config.is_empty()),
+        })
+    }
+
+    fn channel_peers(&self, channel: &str) -> Vec<PeerInfo> {
+        if !matches!(self.channels.get(channel), Ok(Some(_))) {
+            return Vec::new();
+        }
+        let mut peers = vec![self.local_peer(Some(channel))];
+        peers.extend(self.anchor_peers(channel));
+        peers
+    }
+
+    fn local_peers(&self) -> Vec<PeerInfo> {
+        vec![self.local_peer(None)]
+    }
+
+    fn ledger(&self, channel: &str) -> Option<Arc<dyn LedgerView>> {
+        let channel = self.channels.get(channel).ok()??;
+        Some(Arc::new(ChannelLedgerView {
+            notifications: self.notifications(channel.id()),
+            channel,
+        }))
+    }
+
+    fn evaluate_local_policy(&self, name: &str, signed: &[SignedData]) -> Result<(), String> {
+        let role = match name {
+            "Admins" => fabric_protos::msp::msp_role::MspRoleType::Admin,
+            "Members" => fabric_protos::msp::msp_role::MspRoleType::Member,
+            other => return Err(format!("local policy {other} not found")),
+        };
+        let principal = fabric_protos::msp::MspPrincipal {
+            principal_classification: fabric_protos::msp::msp_principal::Classification::Role
+                as i32,
+            principal: fabric_protos::msp::MspRole {
+                msp_identifier: self.local.msp_id.clone(),
+                role: role as i32,
+            }
+            .encode_to_vec(),
+        };
+        let mut last = format!("no signature satisfies the local {name} policy");
+        for data in signed {
+            let checked = self
+                .local_msp
+                .deserialize_identity(&data.identity)
+                .map_err(|e| e.to_string())
+                .and_then(|identity| {
+                    identity.validate().map_err(|e| e.to_string())?;
+                    identity
+                        .verify(&data.data, &data.signature)
+                        .map_err(|e| e.to_string())?;
+                    identity
+                        .satisfies_principal(&principal)
+                        .map_err(|e| e.to_string())
+                });
+            match checked {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("the local {name} policy is not satisfied: {last}"))
+    }
+}
+
+/// One channel's ledger as the gateway reads it.
+struct ChannelLedgerView {
+    channel: Arc<crate::channels::PeerChannel>,
+    notifications: broadcast::Sender<u64>,
+}
+
+impl LedgerView for ChannelLedgerView {
+    fn height(&self) -> Result<u64, String> {
+        self.channel.ledger().height().map_err(|e| e.to_string())
+    }
+
+    fn block(&self, number: u64) -> Result<Option<Block>, String> {
+        self.channel
+            .ledger()
+            .block_by_number(number)
+            .map_err(|e| e.to_string())
+    }
+
+    fn tx_status(&self, tx_id: &str) -> Result<Option<TxStatus>, String> {
+        let Some(tx) = self
+            .channel
+            .ledger()
+            .tx_by_id(tx_id)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TxStatus {
+            code: i32::from(tx.validation_code.unwrap_or_default()),
+            block_number: tx.location.block_number,
+        }))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<u64> {
+        self.notifications.subscribe()
+    }
+}
+
+/// The local endorser as the gateway's [`weft_gateway::Endorser`]: a refused proposal is the
+/// gRPC status the `protos.Endorser` service would answer.
+pub struct LocalEndorser(pub Arc<weft_endorser::Endorser>);
+
+impl weft_gateway::Endorser for LocalEndorser {
+    fn process_proposal(
+        &self,
+        proposal: SignedProposal,
+    ) -> BoxFuture<'static, Result<ProposalResponse, tonic::Status>> {
+        let endorser = self.0.clone();
+        Box::pin(async move {
+            endorser
+                .process(proposal)
+                .await
+                .map_err(|rejected| tonic::Status::unknown(rejected.message))
+        })
+    }
+}
