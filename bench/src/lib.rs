@@ -12,5 +12,6 @@ pub mod procstat;
 pub mod report;
 pub mod side_by_side;
 pub mod stats;
+pub mod tenancy_report;
 
 pub use error::{BenchError, Result};

@@ -84,7 +84,12 @@ pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
     ] {
         match runs {
             Err(reason) => {
-                let _ = writeln!(out, "\n> **{} failed:** {reason}", implementation.name());
+                let _ = writeln!(
+                    out,
+                    "\n> **{} failed:** {}",
+                    implementation.name(),
+                    quoted(reason)
+                );
             }
             Ok(runs) => {
                 for line in problems(implementation, runs) {
@@ -94,6 +99,16 @@ pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
         }
     }
     out
+}
+
+/// A reason that may span lines, continued inside a markdown quote (blank lines dropped).
+pub fn quoted(reason: &str) -> String {
+    reason
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n> ")
 }
 
 fn cell(runs: &Runs, spread: Spread) -> String {
@@ -235,6 +250,20 @@ mod tests {
         );
         assert!(
             table.contains("> **Weft failed:** the Weft peer did not answer Endorse"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn multi_line_reasons_stay_inside_the_quote() {
+        let table = side_by_side_markdown(
+            &Err("peer CLI failed\n--- stderr ---\n\nError: no lifecycle\n".into()),
+            &Err("not run".into()),
+        );
+        assert!(
+            table.contains(
+                "> **Weft failed:** peer CLI failed\n> --- stderr ---\n> Error: no lifecycle\n"
+            ),
             "{table}"
         );
     }

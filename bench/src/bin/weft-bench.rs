@@ -16,6 +16,7 @@ use weft_bench::document::{self, Machine};
 use weft_bench::multitenancy;
 use weft_bench::report;
 use weft_bench::side_by_side::{self, Implementation, Inputs};
+use weft_bench::tenancy_report;
 
 #[derive(Parser)]
 #[command(about = "Weft benchmarks side by side with upstream Fabric")]
@@ -80,6 +81,9 @@ enum Action {
         /// When the results were made (shown as is).
         #[arg(long)]
         date: String,
+        /// The cargo profile the Weft programs were built with.
+        #[arg(long, default_value = "release")]
+        profile: String,
     },
 }
 
@@ -127,7 +131,8 @@ fn main() -> ExitCode {
             results,
             command,
             date,
-        } => document_command(&results, &command, &date),
+            profile,
+        } => document_command(&results, &command, &date, &profile),
     }
 }
 
@@ -234,7 +239,7 @@ fn multitenancy_command(inputs: &multitenancy::Inputs, only: Option<&str>) -> Ex
             }
         });
     }
-    print!("{}", multitenancy::markdown(&sides[0], &sides[1], inputs));
+    print!("{}", tenancy_report::markdown(&sides[0], &sides[1], inputs));
     let nothing = sides.iter().all(|s| s.idle.is_err() && s.spread.is_err());
     if nothing {
         ExitCode::FAILURE
@@ -248,11 +253,15 @@ fn ecdsa_command(duration: Duration) -> ExitCode {
     for threads in [1, cores] {
         match components::ecdsa_verifies_per_second(threads, duration) {
             Ok(rate) => {
-                println!("ECDSA P-256 verify, {threads} thread(s): {rate:.0} verifies/s");
+                let threads_named = match threads {
+                    1 => "1 thread".to_owned(),
+                    n => format!("{n} threads"),
+                };
+                println!("ECDSA P-256 verify, {threads_named}: {rate:.0} verifies/s");
                 println!(
                     "{}",
                     figure_line(
-                        &format!("ECDSA P-256 verify, {threads} thread(s)"),
+                        &format!("ECDSA P-256 verify, {threads_named}"),
                         rate.round(),
                         "verifies/s"
                     )
@@ -270,9 +279,18 @@ fn ecdsa_command(duration: Duration) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn document_command(results: &std::path::Path, command: &str, date: &str) -> ExitCode {
-    let rendered =
-        Machine::this().and_then(|machine| document::render(results, &machine, date, command));
+fn document_command(
+    results: &std::path::Path,
+    command: &str,
+    date: &str,
+    profile: &str,
+) -> ExitCode {
+    let run = document::RunDescription {
+        command,
+        date,
+        profile,
+    };
+    let rendered = Machine::this().and_then(|machine| document::render(results, &machine, &run));
     match rendered {
         Ok(text) => {
             print!("{text}");
