@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 
-const cryptoPath = process.env.CRYPTO_PATH ?? path.resolve('.weft-network', 'organizations', 'peerOrganizations', 'org1.example.com');
+const cryptoPath = process.env.CRYPTO_PATH ?? path.resolve(__dirname, '..', '..', '.weft-network', 'organizations', 'peerOrganizations', 'org1.example.com');
 const peerEndpoint = process.env.PEER_ENDPOINT ?? 'localhost:7051';
 const channelName = process.env.CHANNEL_NAME ?? 'mychannel';
 const chaincodeName = process.env.CHAINCODE_NAME ?? 'basic';
