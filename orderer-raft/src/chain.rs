@@ -174,6 +174,18 @@ impl ChainCore {
         self.node.raft.prs().conf().voters().ids().iter().collect()
     }
 
+    /// Raft index of the entry that produced the current membership (the restart or
+    /// snapshot index when none was applied since).
+    pub fn conf_index(&self) -> u64 {
+        self.conf_index
+    }
+
+    /// True while a membership change is in the log but not yet applied (raft-rs takes one
+    /// at a time and turns a second proposal into an empty entry).
+    pub fn membership_change_pending(&self) -> bool {
+        self.node.raft.pending_conf_index > self.node.raft.raft_log.applied
+    }
+
     /// True when this node is the group's only voter, so it needs no one else's vote.
     pub fn is_sole_voter(&self) -> bool {
         let voters = self.node.raft.prs().conf().voters().ids();

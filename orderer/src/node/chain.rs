@@ -160,8 +160,9 @@ pub struct SequencerContext {
     /// Pulls blocks from other orderers when a snapshot puts this node behind (the orderer
     /// binary sets it).
     pub puller: Option<Arc<BlockPuller>>,
-    /// Publishes a channel's consenter set (config and etcdraft ids) to the cluster transport
-    /// at start and after every config block; returns this node's id in it, if any.
+    /// Publishes a channel's consenter set (config, etcdraft ids, and in `raft_index` the raft
+    /// index of the block that carried that config) to the cluster transport at start and
+    /// after every config block; returns this node's id in it, if any.
     pub membership: Option<MembershipSink>,
 }
 
@@ -215,10 +216,13 @@ pub fn start_chain(
         }
         _ => ChainOptions::default(),
     };
-    let self_id = context
-        .membership
-        .as_ref()
-        .and_then(|publish| publish(&bundle, &raft_metadata));
+    let self_id = context.membership.as_ref().and_then(|publish| {
+        let metadata = etcdraft::BlockMetadata {
+            raft_index: block_raft_index(tip),
+            ..raft_metadata.clone()
+        };
+        publish(&bundle, &metadata)
+    });
     let chain = Arc::new(Chain {
         id: bundle.channel_id().to_string(),
         ledger,
@@ -599,7 +603,7 @@ impl SequencerTask {
             };
         }
         if let Some(bundle) = new_config {
-            let member = self.publish_membership(&bundle);
+            let member = self.publish_membership(&bundle, block_raft_index(&block));
             self.adopt_config(bundle);
             if !member {
                 return self.leave();
@@ -690,7 +694,7 @@ impl SequencerTask {
             Err(e) => return self.fail(format!("block append task failed: {e}")),
         }
         if let Some(bundle) = new_config {
-            let member = self.publish_membership(&bundle);
+            let member = self.publish_membership(&bundle, raft_index);
             self.adopt_config(bundle);
             if !member {
                 return self.leave();
@@ -707,11 +711,15 @@ impl SequencerTask {
 
     /// Hands the consenter set of `bundle` with the current ids to the cluster transport;
     /// false when this node was a consenter and `bundle` no longer names it.
-    fn publish_membership(&mut self, bundle: &ChannelBundle) -> bool {
+    fn publish_membership(&mut self, bundle: &ChannelBundle, raft_index: u64) -> bool {
         let Some(publish) = &self.context.membership else {
             return true;
         };
-        match publish(bundle, &self.raft_metadata) {
+        let metadata = etcdraft::BlockMetadata {
+            raft_index,
+            ..self.raft_metadata.clone()
+        };
+        match publish(bundle, &metadata) {
             Some(id) => {
                 self.self_id = Some(id);
                 true

@@ -58,6 +58,8 @@ pub struct Member {
 pub struct ChannelMembers {
     pub self_id: u64,
     pub members: BTreeMap<u64, Member>,
+    /// Raft index of the block whose config named these members (0: genesis or unknown).
+    pub config_raft_index: u64,
 }
 
 impl ChannelMembers {
@@ -86,11 +88,13 @@ impl ChannelMembers {
         let Some(Consensus::EtcdRaft(config)) = bundle.orderer().map(|o| &o.consensus) else {
             return None;
         };
-        Self::with_ids(
+        let mut members = Self::with_ids(
             &config.consenters,
             &metadata.consenter_ids,
             own_tls_cert_der,
-        )
+        )?;
+        members.config_raft_index = metadata.raft_index;
+        Some(members)
     }
 
     fn with_ids(consenters: &[Consenter], ids: &[u64], own_tls_cert_der: &[u8]) -> Option<Self> {
@@ -118,6 +122,7 @@ impl ChannelMembers {
         Some(Self {
             self_id: self_id?,
             members,
+            config_raft_index: 0,
         })
     }
 

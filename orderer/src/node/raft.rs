@@ -9,7 +9,7 @@
 //! `weft-orderer-raft`'s `ConsensusNode` has one raft id for all channels: it is taken from the
 //! first channel started, and a channel in which this node has another id is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use weft_orderer_raft::{
-    Applied, ChainOptions, ChannelLog, ConfChange, ConsensusNode, Message, RaftError, SharedWal,
-    Transport,
+    Applied, ChainOptions, ChannelLog, ConfChange, ConfChangeType, ConsensusNode, Message,
+    RaftError, SharedWal, Transport,
 };
 
 use super::cluster::Cluster;
@@ -326,6 +326,9 @@ fn drive(
         if Instant::now() >= next_tick {
             node.tick();
             next_tick = Instant::now() + tick;
+            if let Some(cluster) = cluster.as_deref() {
+                reconcile_membership(node, cluster);
+            }
         }
         match node.process(&mut Peers(cluster.as_deref())) {
             Ok(applied) => {
@@ -357,6 +360,55 @@ fn drive(
                 }
                 cluster.set_leader(channel, leader);
             }
+        }
+    }
+}
+
+/// On a leader, proposes the raft membership change that makes the voters match the
+/// consenters of the channel's latest config block (as published to `cluster`), one node at a
+/// time. As etcdraft does when a node becomes leader, this also covers a change the previous
+/// leader never proposed because it lost leadership right after writing the config block.
+fn reconcile_membership(node: &mut ConsensusNode<SharedWal>, cluster: &Cluster) {
+    let mut changes = Vec::new();
+    for channel in node.channels() {
+        let Some(chain) = node.chain(channel) else {
+            continue;
+        };
+        let Some(members) = cluster.channel(channel) else {
+            continue;
+        };
+        // Only a config written after the last applied change can ask for another one; an
+        // older published set would be this node's sequencer lagging behind raft.
+        if !chain.is_leader()
+            || chain.membership_change_pending()
+            || chain.conf_index() >= members.config_raft_index
+        {
+            continue;
+        }
+        let voters: BTreeSet<u64> = chain.voters().into_iter().collect();
+        let wanted: BTreeSet<u64> = members.members.keys().copied().collect();
+        let change = match (
+            wanted.difference(&voters).next(),
+            voters.difference(&wanted).next(),
+        ) {
+            (Some(added), _) => (*added, ConfChangeType::AddNode),
+            (None, Some(removed)) => (*removed, ConfChangeType::RemoveNode),
+            (None, None) => continue,
+        };
+        changes.push((channel.to_string(), change));
+    }
+    for (channel, (id, kind)) in changes {
+        let mut change = ConfChange::default();
+        change.set_node_id(id);
+        change.set_change_type(kind);
+        match node.propose_conf_change(&channel, change) {
+            Ok(()) => tracing::info!(
+                channel,
+                id,
+                ?kind,
+                "raft membership change proposed to match the channel config"
+            ),
+            Err(e) => tracing::debug!(channel, error = %e, "raft membership change not proposed"),
         }
     }
 }
@@ -488,5 +540,78 @@ fn handle(
             // Handled by the loop before it gets here; answering keeps the caller from waiting.
             let _ = reply.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::cluster::{ChannelMembers, Member};
+
+    struct Nowhere;
+
+    impl Transport for Nowhere {
+        fn send(&mut self, _channel: &str, _message: Message) {}
+    }
+
+    fn members(ids: &[u64], config_raft_index: u64) -> ChannelMembers {
+        let member = Member {
+            endpoint: "127.0.0.1:1".into(),
+            server_tls_cert_pem: Vec::new(),
+            client_tls_cert_der: Vec::new(),
+        };
+        ChannelMembers {
+            self_id: 1,
+            members: ids.iter().map(|id| (*id, member.clone())).collect(),
+            config_raft_index,
+        }
+    }
+
+    fn voters(node: &ConsensusNode<SharedWal>) -> Vec<u64> {
+        let mut voters = node.chain("ch").unwrap().voters();
+        voters.sort_unstable();
+        voters
+    }
+
+    // Mirrors etcdraft: the leader makes the raft voters follow the consenters of the latest
+    // config block, but never on a consenter set older than the last applied change.
+    #[test]
+    fn leader_reconciles_voters_with_the_latest_config_only() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let _guard = runtime.enter();
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _, _) = SharedWal::open(dir.path()).unwrap();
+        let mut node = ConsensusNode::new(1, wal);
+        node.bootstrap_channel("ch", &[1], ChainOptions::default())
+            .unwrap();
+        assert!(node.campaign_if_sole_voter("ch").unwrap());
+        node.process(&mut Nowhere).unwrap();
+        let cluster = Cluster::new(weft_comm::ClientConfig::default()).unwrap();
+
+        // A config block at raft index 5 names consenters 1 and 2.
+        cluster.set_channel("ch", members(&[1, 2], 5));
+        reconcile_membership(&mut node, &cluster);
+        node.process(&mut Nowhere).unwrap();
+        assert_eq!(voters(&node), [1, 2]);
+        assert!(node.chain("ch").unwrap().conf_index() > 0);
+
+        // Nothing more to do while voters and config agree.
+        reconcile_membership(&mut node, &cluster);
+        node.process(&mut Nowhere).unwrap();
+        assert_eq!(voters(&node), [1, 2]);
+
+        // A set published from an older block (a sequencer behind raft) changes nothing.
+        cluster.set_channel("ch", members(&[1], 1));
+        reconcile_membership(&mut node, &cluster);
+        node.process(&mut Nowhere).unwrap();
+        assert!(!node.chain("ch").unwrap().membership_change_pending());
+        assert_eq!(voters(&node), [1, 2]);
+
+        // The same set from a block after the last change asks for the removal (which needs
+        // consenter 2's vote to commit, so it stays pending here).
+        cluster.set_channel("ch", members(&[1], 50));
+        reconcile_membership(&mut node, &cluster);
+        node.process(&mut Nowhere).unwrap();
+        assert!(node.chain("ch").unwrap().membership_change_pending());
     }
 }
