@@ -10,6 +10,7 @@ mod upstream_ccaas;
 mod upstream_ccaas_parity;
 mod upstream_config_updates;
 mod upstream_conformance;
+mod upstream_gateway_parity;
 mod upstream_golden;
 mod upstream_local_network;
 mod upstream_reference_network;

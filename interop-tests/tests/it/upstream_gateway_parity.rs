@@ -1,0 +1,202 @@
+//! Issue 7's error parity: the unchanged Fabric Gateway Go SDK (interop-tests/gateway-go) runs the
+//! same happy path and the same failing requests (unknown function, chaincode error at
+//! endorsement and evaluation, unknown chaincode, unknown channel, MVCC conflict at commit, an
+//! identity no channel MSP trusts) against an upstream Fabric 2.5.9 network running `basic` as
+//! chaincode-as-a-service and against the same network made of Weft nodes running `basic` as
+//! WASM. The SDK must report the same error types, gRPC codes, messages, per-org error details
+//! and commit codes from both.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use weft_interop_tests::{
+    ContractKind, Network, NodeCommand, Topology, UpstreamToolchain, repo_root,
+};
+
+fn build_go_client(dir: &Path) -> PathBuf {
+    let bin = dir.join("weft-gateway-go");
+    let out = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(repo_root().join("interop-tests/gateway-go"))
+        .output()
+        .expect("running go (Go 1.22+ must be on PATH)");
+    assert!(
+        out.status.success(),
+        "building the Go gateway client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+fn weft_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let dir = target.join("debug");
+    for bin in ["orderer", "peer"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: build the workspace first",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+fn wasm_packages(dir: &Path) -> PathBuf {
+    let out = dir.join("chaincode");
+    let status = Command::new(repo_root().join("scripts/build-chaincode"))
+        .arg("basic")
+        .env("WEFT_CHAINCODE_OUT", &out)
+        .status()
+        .expect("running scripts/build-chaincode");
+    assert!(status.success(), "scripts/build-chaincode failed");
+    out
+}
+
+/// Runs the client against `network`, retrying while a fresh upstream network's gossip has not yet
+/// learned the other org's peer (its first submit fails until then). Bounded to 15 attempts.
+fn run_client(client: &Path, network: &Network) -> BTreeMap<String, Value> {
+    let peer = network.peer("peer0.org1.example.com").unwrap();
+    let org_dir = peer.crypto_dir.parent().unwrap().parent().unwrap();
+    let mut last = String::new();
+    for _ in 0..15 {
+        let out = Command::new(client)
+            .arg(format!("-peer=127.0.0.1:{}", peer.listen.port()))
+            .arg(format!("-org={}", org_dir.display()))
+            .arg(format!("-channel={}", network.channel()))
+            .output()
+            .unwrap();
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            let results: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+            if results["create"]["ok"] == Value::Bool(true) {
+                return results;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    panic!("the Go gateway client never got through:\n{last}");
+}
+
+/// The parts of an outcome that must agree: everything but payloads that name the network
+/// (endpoints) or the transaction.
+fn comparable(outcome: &Value) -> Value {
+    let mut o = outcome.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("result");
+        if let Some(Value::Array(details)) = map.get_mut("details") {
+            for d in details.iter_mut() {
+                if let Some(text) = d.as_str() {
+                    *d = Value::String(strip_addresses(text));
+                }
+            }
+        }
+        if let Some(Value::String(message)) = map.get_mut("message") {
+            *message = strip_addresses(message);
+        }
+    }
+    o
+}
+
+fn strip_addresses(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| {
+            if w.contains("127.0.0.1:") || w.contains("localhost:") {
+                "<address>"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn network(toolchain: &UpstreamToolchain, weft: Option<(&Path, &Path)>) -> Network {
+    let mut topology = Topology::new("paritychannel", toolchain)
+        .peer_org("Org1", 1)
+        .peer_org("Org2", 1);
+    if let Some((bin, _)) = weft {
+        topology.orderer_command = NodeCommand::new(bin.join("orderer"), &[]);
+        topology.peer_command = NodeCommand::new(bin.join("peer"), &["node", "start"]);
+    }
+    let mut network = Network::start(topology, toolchain).unwrap();
+    network.join_channel().unwrap();
+    let own: Vec<(String, PathBuf)> = match weft {
+        Some((_, packages)) => network
+            .peers()
+            .iter()
+            .map(|p| (p.name.clone(), packages.join("basic.tar.gz")))
+            .collect(),
+        None => Vec::new(),
+    };
+    let refs: Vec<(&str, &Path)> = own.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
+    network
+        .deploy_ccaas_with("basic", ContractKind::Basic, &refs)
+        .unwrap();
+    network
+}
+
+#[test]
+fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
+    let work = tempfile::tempdir().unwrap();
+    let client = build_go_client(work.path());
+    let toolchain = UpstreamToolchain::locate("2.5.9").unwrap();
+
+    let upstream = {
+        let network = network(&toolchain, None);
+        run_client(&client, &network)
+    };
+    // The client's own checks of the upstream answers: the failing cases do fail.
+    for case in [
+        "unknownFunction",
+        "endorsementFailure",
+        "evaluateFailure",
+        "unknownChaincode",
+        "unknownChannel",
+        "unauthorizedEvaluate",
+        "unauthorizedSubmit",
+    ] {
+        assert_eq!(
+            upstream[case]["ok"],
+            Value::Bool(false),
+            "{case} should fail on upstream: {}",
+            upstream[case]
+        );
+    }
+    assert_eq!(
+        upstream["mvccConflict"]["commitCode"], "MVCC_READ_CONFLICT",
+        "{}",
+        upstream["mvccConflict"]
+    );
+
+    let packages = wasm_packages(work.path());
+    let bin = weft_bin();
+    let weft = {
+        let network = network(&toolchain, Some((&bin, &packages)));
+        run_client(&client, &network)
+    };
+    let mut differences = Vec::new();
+    for (case, expected) in &upstream {
+        let got = weft.get(case).map(comparable).unwrap_or(Value::Null);
+        if comparable(expected) != got {
+            differences.push(format!(
+                "{case}:\n  upstream: {}\n  weft:     {got}",
+                comparable(expected)
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "the Go SDK saw different outcomes:\n{}",
+        differences.join("\n")
+    );
+}
