@@ -9,6 +9,7 @@ mod upstream_channel;
 mod upstream_crash;
 mod upstream_deliver;
 mod upstream_failover;
+mod upstream_forged;
 mod upstream_hostile;
 mod upstream_lifecycle;
 mod upstream_many_channels;
