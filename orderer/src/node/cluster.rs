@@ -14,6 +14,7 @@
 //! sequencer republishes the set after every config block.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -144,6 +145,8 @@ pub enum ClusterError {
     UnknownMember { channel: String, id: u64 },
     #[error("the send queue to {0} is full; retry later")]
     QueueFull(String),
+    #[error("consenter {0} is unreachable; retry later")]
+    Unreachable(String),
     #[error("cannot encode the raft message: {0}")]
     Encode(String),
 }
@@ -155,7 +158,14 @@ pub struct Cluster {
     runtime: tokio::runtime::Handle,
     channels: RwLock<BTreeMap<String, Arc<ChannelMembers>>>,
     leaders: RwLock<BTreeMap<String, u64>>,
-    links: Mutex<BTreeMap<String, mpsc::Sender<StepRequest>>>,
+    links: Mutex<BTreeMap<String, Link>>,
+}
+
+/// The outgoing queue to one consenter endpoint and whether its Step stream is up.
+struct Link {
+    queue: mpsc::Sender<StepRequest>,
+    /// False from a failed connection or a broken stream until a stream is open again.
+    up: Arc<AtomicBool>,
 }
 
 impl Cluster {
@@ -230,7 +240,7 @@ impl Cluster {
                 metadata: Vec::new(),
             })),
         };
-        self.send(channel, message.to, request)
+        self.send(channel, message.to, request, false)
     }
 
     /// Forwards an envelope Broadcast accepted to the leader `to` (Fabric: `SubmitRequest`).
@@ -248,10 +258,20 @@ impl Cluster {
                 payload: Some(envelope),
             })),
         };
-        self.send(channel, to, request)
+        // As Fabric's follower, whose submit fails when its stream to the leader is broken:
+        // the client hears SERVICE_UNAVAILABLE instead of an acknowledgement for nothing.
+        self.send(channel, to, request, true)
     }
 
-    fn send(&self, channel: &str, to: u64, request: StepRequest) -> Result<(), ClusterError> {
+    /// Queues `request` for consenter `to`; with `require_up`, refuses while the last attempt
+    /// to reach it failed.
+    fn send(
+        &self,
+        channel: &str,
+        to: u64,
+        request: StepRequest,
+        require_up: bool,
+    ) -> Result<(), ClusterError> {
         let members = self
             .channel(channel)
             .ok_or_else(|| ClusterError::UnknownChannel(channel.to_string()))?;
@@ -263,10 +283,13 @@ impl Cluster {
                 id: to,
             })?;
         let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        let queue = links
+        let link = links
             .entry(member.endpoint.clone())
             .or_insert_with(|| self.open_link(member));
-        match queue.try_send(request) {
+        if require_up && !link.up.load(Ordering::Relaxed) {
+            return Err(ClusterError::Unreachable(member.endpoint.clone()));
+        }
+        match link.queue.try_send(request) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 Err(ClusterError::QueueFull(member.endpoint.clone()))
@@ -274,7 +297,7 @@ impl Cluster {
             Err(mpsc::error::TrySendError::Closed(request)) => {
                 // The link task ended; start a new one.
                 let fresh = self.open_link(member);
-                let sent = fresh.try_send(request).is_ok();
+                let sent = fresh.queue.try_send(request).is_ok();
                 links.insert(member.endpoint.clone(), fresh);
                 if sent {
                     Ok(())
@@ -285,8 +308,9 @@ impl Cluster {
         }
     }
 
-    fn open_link(&self, member: &Member) -> mpsc::Sender<StepRequest> {
+    fn open_link(&self, member: &Member) -> Link {
         let (sender, receiver) = mpsc::channel(SEND_QUEUE_CAPACITY);
+        let up = Arc::new(AtomicBool::new(true));
         let mut config = self.client.clone();
         if let Some(tls) = config.tls.as_mut() {
             tls.server_root_cas_pem
@@ -297,14 +321,23 @@ impl Cluster {
                 ..ClientTlsConfig::default()
             });
         }
-        self.runtime
-            .spawn(run_link(member.endpoint.clone(), config, receiver));
-        sender
+        self.runtime.spawn(run_link(
+            member.endpoint.clone(),
+            config,
+            receiver,
+            up.clone(),
+        ));
+        Link { queue: sender, up }
     }
 }
 
 /// Holds a Step stream to `endpoint` and feeds it from `queue` until every sender is gone.
-async fn run_link(endpoint: String, config: ClientConfig, mut queue: mpsc::Receiver<StepRequest>) {
+async fn run_link(
+    endpoint: String,
+    config: ClientConfig,
+    mut queue: mpsc::Receiver<StepRequest>,
+    up: Arc<AtomicBool>,
+) {
     let mut backoff = RECONNECT_BACKOFF_MIN;
     let mut pending: Option<StepRequest> = None;
     loop {
@@ -318,6 +351,7 @@ async fn run_link(endpoint: String, config: ClientConfig, mut queue: mpsc::Recei
             Ok(channel) => channel,
             Err(e) => {
                 tracing::debug!(%endpoint, error = %e, "cannot reach consenter; retrying");
+                up.store(false, Ordering::Relaxed);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                 continue;
@@ -332,12 +366,14 @@ async fn run_link(endpoint: String, config: ClientConfig, mut queue: mpsc::Recei
             Ok(response) => response.into_inner(),
             Err(e) => {
                 tracing::debug!(%endpoint, error = %e, "consenter refused the Step stream");
+                up.store(false, Ordering::Relaxed);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                 continue;
             }
         };
         backoff = RECONNECT_BACKOFF_MIN;
+        up.store(true, Ordering::Relaxed);
         loop {
             tokio::select! {
                 request = queue.recv() => {
@@ -356,6 +392,7 @@ async fn run_link(endpoint: String, config: ClientConfig, mut queue: mpsc::Recei
                 },
             }
         }
+        up.store(false, Ordering::Relaxed);
     }
 }
 
