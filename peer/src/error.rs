@@ -1,19 +1,11 @@
 //! Operating errors of the peer node, each telling the operator what to do.
 
-use weft_channelconfig::ConfigError;
 use weft_ledger::LedgerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     #[error("block store: {0}")]
     Ledger(#[from] LedgerError),
-
-    #[error("channel {channel}: its config cannot be read: {source}")]
-    ChannelConfig {
-        channel: String,
-        #[source]
-        source: ConfigError,
-    },
 
     #[error("channel {channel}: {reason}")]
     Channel { channel: String, reason: String },
