@@ -1,10 +1,13 @@
 //! One channel served by this node: its ledger, its current config and the consenter that
 //! orders its envelopes into blocks.
 //!
-//! The consenter sits behind [`Consenter`]. This milestone runs [`Sequencer`], an in-process
-//! single-node orderer (blocks are cut and written as soon as envelopes arrive, with the
-//! etcdraft block metadata of a one-member Raft group). The Raft driver of
-//! `weft-orderer-raft` is meant to replace it behind the same trait.
+//! The consenter sits behind [`Consenter`]: a [`Sequencer`] task per channel cuts batches and,
+//! with the node's Raft driver, proposes each block on the leader and writes what the raft
+//! group commits, as etcdraft does. The same task follows the channel's etcdraft life: it
+//! asks for a snapshot (holding the last block) every `SnapshotIntervalSize` bytes, catches
+//! up behind a received snapshot by pulling blocks from the other orderers, republishes the
+//! consenter set after each config block (the leader then proposes the raft membership
+//! change), and stops ordering when a config update removes this node.
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, RwLock};

@@ -1,7 +1,8 @@
 //! The running node: channel registry, consensus per channel, the gRPC AtomicBroadcast
 //! service, the `orderer.Cluster` service and links between consenters (raft traffic and
-//! submits forwarded to the leader), and the admin (channel participation) and operations HTTP
-//! endpoints.
+//! submits forwarded to the leader), the block puller that catches a node up from the other
+//! orderers (behind a raft snapshot, or when it onboards with a later join block), and the
+//! admin (channel participation) and operations HTTP endpoints.
 
 pub mod admin;
 pub mod chain;
