@@ -41,6 +41,9 @@ enum Action {
         /// Only this implementation (weft or upstream); both by default.
         #[arg(long)]
         only: Option<String>,
+        /// Do not run Weft nodes; the report shows this reason in their place.
+        #[arg(long)]
+        weft_unavailable: Option<String>,
     },
     /// Multi-tenancy of one peer: idle channels, load over many channels, fairness.
     Multitenancy {
@@ -65,6 +68,9 @@ enum Action {
         /// Only this implementation (weft or upstream); both by default.
         #[arg(long)]
         only: Option<String>,
+        /// Do not run Weft nodes; the report shows this reason in their place.
+        #[arg(long)]
+        weft_unavailable: Option<String>,
     },
     /// Print this machine's ECDSA P-256 verify rate as figure lines (1 thread and every core).
     Ecdsa {
@@ -95,13 +101,14 @@ fn main() -> ExitCode {
             weft_bin,
             packages,
             only,
+            weft_unavailable,
         } => {
             let inputs = Inputs {
                 weft_bin: absolute(weft_bin),
                 packages: absolute(packages),
                 step: Duration::from_secs(step_seconds),
             };
-            side_by_side_command(&inputs, runs, only.as_deref())
+            side_by_side_command(&inputs, runs, only.as_deref(), weft_unavailable)
         }
         Action::Multitenancy {
             weft_bin,
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
             step_seconds,
             idle_budget_seconds,
             only,
+            weft_unavailable,
         } => {
             idle_channels.sort_unstable();
             idle_channels.dedup();
@@ -124,7 +132,7 @@ fn main() -> ExitCode {
                 step: Duration::from_secs(step_seconds),
                 idle_budget: Duration::from_secs(idle_budget_seconds),
             };
-            multitenancy_command(&inputs, only.as_deref())
+            multitenancy_command(&inputs, only.as_deref(), weft_unavailable)
         }
         Action::Ecdsa { seconds } => ecdsa_command(Duration::from_secs(seconds)),
         Action::Document {
@@ -154,7 +162,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Runs both implementations (or the one asked for). One side failing does not stop the other:
 /// the table shows the failure and its reason; the exit status is failure only if nothing ran.
-fn side_by_side_command(inputs: &Inputs, runs: usize, only: Option<&str>) -> ExitCode {
+fn side_by_side_command(
+    inputs: &Inputs,
+    runs: usize,
+    only: Option<&str>,
+    weft_unavailable: Option<String>,
+) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -168,6 +181,10 @@ fn side_by_side_command(inputs: &Inputs, runs: usize, only: Option<&str>) -> Exi
         };
         if !wanted {
             results.push(Err("not run (--only)".into()));
+            continue;
+        }
+        if let (Implementation::Weft, Some(reason)) = (implementation, &weft_unavailable) {
+            results.push(Err(format!("not run: {reason}")));
             continue;
         }
         results.push(runs_of(&runtime, implementation, inputs, runs));
@@ -207,7 +224,11 @@ fn runs_of(
     Ok(figures)
 }
 
-fn multitenancy_command(inputs: &multitenancy::Inputs, only: Option<&str>) -> ExitCode {
+fn multitenancy_command(
+    inputs: &multitenancy::Inputs,
+    only: Option<&str>,
+    weft_unavailable: Option<String>,
+) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -219,7 +240,17 @@ fn multitenancy_command(inputs: &multitenancy::Inputs, only: Option<&str>) -> Ex
             Some("weft") => implementation == Implementation::Weft,
             Some(_) => implementation == Implementation::Upstream,
         };
-        sides.push(if wanted {
+        let unavailable = match (implementation, &weft_unavailable) {
+            (Implementation::Weft, Some(reason)) => Some(format!("not run: {reason}")),
+            _ if !wanted => Some("not run (--only)".to_owned()),
+            _ => None,
+        };
+        sides.push(if let Some(reason) = unavailable {
+            multitenancy::TenancyFigures {
+                idle: Err(reason.clone()),
+                spread: Err(reason),
+            }
+        } else {
             eprintln!(
                 "weft-bench: multi-tenancy of one {} peer",
                 implementation.name()
@@ -232,11 +263,6 @@ fn multitenancy_command(inputs: &multitenancy::Inputs, only: Option<&str>) -> Ex
                 eprintln!("weft-bench: {}: {e}", implementation.name());
             }
             figures
-        } else {
-            multitenancy::TenancyFigures {
-                idle: Err("not run (--only)".into()),
-                spread: Err("not run (--only)".into()),
-            }
         });
     }
     print!("{}", tenancy_report::markdown(&sides[0], &sides[1], inputs));
