@@ -73,12 +73,12 @@ impl ApplicationChaincodes {
             &format!("{IMPLICIT_COLLECTION_PREFIX}{}", self.local_msp_id),
         );
         let mut simulated = |key: &str| simulation.get_state(LIFECYCLE_NAMESPACE, key);
-        let mut public = |key: &str| {
+        let public = |key: &str| {
             committed
                 .get(LIFECYCLE_NAMESPACE, key.as_bytes())
                 .map(|v| v.map(|v| v.value))
         };
-        let mut hashes = |key: &str| {
+        let hashes = |key: &str| {
             committed
                 .get(&own, &key_hash(key))
                 .map(|v| v.map(|v| v.value))
@@ -109,9 +109,10 @@ impl ApplicationChaincodes {
         if let Some(loaded) = self.engine.get(package_id) {
             return Ok(loaded);
         }
-        let package = self.packages.load(package_id).map_err(|e| {
-            format!("could not get chaincode code package for {package_id}: {e}")
-        })?;
+        let package = self
+            .packages
+            .load(package_id)
+            .map_err(|e| format!("could not get chaincode code package for {package_id}: {e}"))?;
         let loaded = self
             .engine
             .load_package(package_id, &package)

@@ -3,23 +3,28 @@
 //! endorser.
 //!
 //! Weft speaks no gossip yet, so a channel's peers are this peer plus the anchor peers of the
-//! other organizations in the channel config. What gossip would tell about them is estimated:
-//! their identity carries only their MSP ID, their ledger height is taken to be this peer's,
-//! and they are taken to run every chaincode committed on the channel.
+//! other organizations in the channel config, whose identity and ledger height each anchor
+//! tells when asked ([`MembershipProbe`]). Until an anchor peer has answered, its identity
+//! carries only its MSP ID (so it satisfies no endorsement policy) and its height is taken to
+//! be this peer's; anchor peers are taken to run every chaincode committed on the channel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use fabric_protos::common::Block;
+use fabric_protos::common::BlockchainInfo;
 use fabric_protos::msp::SerializedIdentity;
+use fabric_protos::protos::endorser_client::EndorserClient;
 use fabric_protos::protos::{AnchorPeers, ProposalResponse, SignedProposal};
 use prost::Message;
 use tokio::sync::broadcast;
+use weft_comm::ClientConfig;
 use weft_gateway::{
     BoxFuture, ChaincodeDefinition, ChannelConfigSource, InstalledChaincode, LedgerView, PeerInfo,
     PeerSupport, TxStatus,
 };
-use weft_msp::IdentityDeserializer;
+use weft_msp::{IdentityDeserializer, SigningIdentity};
 use weft_policy::SignedData;
 
 use crate::chaincodes::{ApplicationChaincodes, committed_definition, committed_names};
@@ -49,6 +54,8 @@ pub struct GatewaySupport {
     local_msp: Arc<dyn IdentityDeserializer>,
     runtime: tokio::runtime::Handle,
     notifications: Mutex<HashMap<String, broadcast::Sender<u64>>>,
+    /// What anchor peers answered, by channel and anchor endpoint.
+    learned: Mutex<HashMap<(String, String), PeerInfo>>,
 }
 
 impl GatewaySupport {
@@ -66,16 +73,14 @@ impl GatewaySupport {
             local_msp,
             runtime,
             notifications: Mutex::new(HashMap::new()),
+            learned: Mutex::new(HashMap::new()),
         }
     }
 
     /// The block numbers committed on `channel`, from one task per channel forwarding the
     /// committer's notifications.
     fn notifications(&self, channel: &str) -> broadcast::Sender<u64> {
-        let mut senders = self
-            .notifications
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut senders = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sender) = senders.get(channel) {
             return sender.clone();
         }
@@ -119,11 +124,11 @@ impl GatewaySupport {
             })
             .collect();
         let bundle = peer_channel.bundle();
-        let Some(application) = ChannelConfigSource::config(bundle.as_ref()).channel_group.as_ref().and_then(|g| {
-            g.groups
-                .get("Application")
-                .map(|app| app.groups.clone())
-        }) else {
+        let Some(application) = ChannelConfigSource::config(bundle.as_ref())
+            .channel_group
+            .as_ref()
+            .and_then(|g| g.groups.get("Application").map(|app| app.groups.clone()))
+        else {
             return Vec::new();
         };
         let mut peers = Vec::new();
@@ -219,8 +224,7 @@ impl PeerSupport for GatewaySupport {
             name: name.to_owned(),
             sequence: definition.sequence(),
             endorsement_policy: definition.validation_parameter().to_vec(),
-            collections: Some(definition.collections().clone())
-                .filter(|c| !c.config.is_empty()),
+            collections: Some(definition.collections().clone()).filter(|c| !c.config.is_empty()),
         })
     }
 
@@ -229,7 +233,16 @@ impl PeerSupport for GatewaySupport {
             return Vec::new();
         }
         let mut peers = vec![self.local_peer(Some(channel))];
-        peers.extend(self.anchor_peers(channel));
+        let learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
+        for anchor in self.anchor_peers(channel) {
+            match learned.get(&(channel.to_owned(), anchor.endpoint.clone())) {
+                Some(answered) => peers.push(PeerInfo {
+                    chaincodes: anchor.chaincodes,
+                    ..answered.clone()
+                }),
+                None => peers.push(anchor),
+            }
+        }
         peers
     }
 
@@ -247,14 +260,14 @@ impl PeerSupport for GatewaySupport {
 
     fn evaluate_local_policy(&self, name: &str, signed: &[SignedData]) -> Result<(), String> {
         let role = match name {
-            "Admins" => fabric_protos::msp::msp_role::MspRoleType::Admin,
-            "Members" => fabric_protos::msp::msp_role::MspRoleType::Member,
+            "Admins" => fabric_protos::common::msp_role::MspRoleType::Admin,
+            "Members" => fabric_protos::common::msp_role::MspRoleType::Member,
             other => return Err(format!("local policy {other} not found")),
         };
-        let principal = fabric_protos::msp::MspPrincipal {
-            principal_classification: fabric_protos::msp::msp_principal::Classification::Role
+        let principal = fabric_protos::common::MspPrincipal {
+            principal_classification: fabric_protos::common::msp_principal::Classification::Role
                 as i32,
-            principal: fabric_protos::msp::MspRole {
+            principal: fabric_protos::common::MspRole {
                 msp_identifier: self.local.msp_id.clone(),
                 role: role as i32,
             }
@@ -338,5 +351,144 @@ impl weft_gateway::Endorser for LocalEndorser {
                 .await
                 .map_err(|rejected| tonic::Status::unknown(rejected.message))
         })
+    }
+}
+
+/// How often each channel's anchor peers are asked who is in their organization.
+pub const MEMBERSHIP_REFRESH_INTERVAL: Duration = Duration::from_secs(3);
+/// Deadline of one membership query to one anchor peer.
+pub const MEMBERSHIP_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Random bytes in the nonce of a membership proposal (Fabric's nonce size).
+const NONCE_BYTES: usize = 24;
+
+/// Learns who the anchor peers of other organizations are by asking each for its chain info
+/// (`qscc GetChainInfo`, signed by this peer, which the channel's Readers allow): the signed
+/// answer carries the anchor's real identity (the endorser) and its ledger height. Weft's
+/// stand-in for gossip membership; Go peers answer the same proposal. The installed chaincodes
+/// stay an estimate (every committed chaincode).
+pub struct MembershipProbe {
+    pub signer: Arc<dyn SigningIdentity>,
+    /// The client settings (with this peer's client TLS certificate) to dial anchor peers.
+    pub client: ClientConfig,
+}
+
+impl MembershipProbe {
+    fn proposal(&self, channel: &str) -> Result<SignedProposal, String> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        openssl::rand::rand_bytes(&mut nonce).map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let invocation = weft_protoutil::proposal::Invocation {
+            channel_id: channel.to_owned(),
+            chaincode: crate::scc::qscc::NAME.to_owned(),
+            args: vec![b"GetChainInfo".to_vec(), channel.as_bytes().to_vec()],
+            transient: Default::default(),
+        };
+        let unsigned = weft_protoutil::proposal::chaincode_proposal(
+            &invocation,
+            &self.signer.serialize(),
+            &nonce,
+            (
+                i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+                i32::try_from(now.subsec_nanos()).unwrap_or_default(),
+            ),
+        );
+        weft_protoutil::proposal::sign_proposal(&unsigned.proposal, |bytes| self.signer.sign(bytes))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The anchor peer as it describes itself, or why it could not be asked.
+    async fn query(
+        &self,
+        channel: &str,
+        anchor: &PeerInfo,
+        tls_roots: &[Vec<u8>],
+    ) -> Result<PeerInfo, String> {
+        let mut config = self.client.clone();
+        if tls_roots.is_empty() {
+            config.tls = None;
+        } else if let Some(tls) = &mut config.tls {
+            tls.server_root_cas_pem = tls_roots.to_vec();
+        }
+        let connection =
+            weft_comm::connect_lazy(&anchor.endpoint, &config).map_err(|e| e.to_string())?;
+        let mut client = EndorserClient::new(connection);
+        let proposal = self.proposal(channel)?;
+        let response =
+            tokio::time::timeout(MEMBERSHIP_QUERY_TIMEOUT, client.process_proposal(proposal))
+                .await
+                .map_err(|_| format!("no answer within {MEMBERSHIP_QUERY_TIMEOUT:?}"))?
+                .map_err(|s| s.message().to_owned())?
+                .into_inner();
+        let answer = response.response.unwrap_or_default();
+        if answer.status != 200 {
+            return Err(format!("status {}: {}", answer.status, answer.message));
+        }
+        let identity = response
+            .endorsement
+            .map(|e| e.endorser)
+            .ok_or("the answer is not endorsed")?;
+        let mspid = SerializedIdentity::decode(identity.as_slice())
+            .map_err(|e| format!("endorser identity: {e}"))?
+            .mspid;
+        if mspid != anchor.msp_id {
+            return Err(format!(
+                "the anchor peer of {} answers as a member of {mspid}",
+                anchor.msp_id
+            ));
+        }
+        let info = BlockchainInfo::decode(answer.payload.as_slice())
+            .map_err(|e| format!("chain info: {e}"))?;
+        Ok(PeerInfo {
+            identity,
+            ledger_height: info.height,
+            ..anchor.clone()
+        })
+    }
+}
+
+impl GatewaySupport {
+    /// Asks every anchor peer of the other organizations, on every channel, for its org's
+    /// peers, every [`MEMBERSHIP_REFRESH_INTERVAL`], until the node stops.
+    pub fn spawn_membership_refresh(self: &Arc<Self>, probe: MembershipProbe) {
+        let support = Arc::downgrade(self);
+        self.runtime.spawn(async move {
+            loop {
+                let Some(this) = support.upgrade() else { break };
+                this.refresh_membership(&probe).await;
+                drop(this);
+                tokio::time::sleep(MEMBERSHIP_REFRESH_INTERVAL).await;
+            }
+        });
+    }
+
+    async fn refresh_membership(&self, probe: &MembershipProbe) {
+        let Ok(channels) = self.channels.channel_ids() else {
+            return;
+        };
+        for channel in channels {
+            let Some(config) = self.channel_config(&channel) else {
+                continue;
+            };
+            let roots = weft_gateway::channel::config_result(config.config()).ok();
+            for anchor in self.anchor_peers(&channel) {
+                let tls_roots = roots
+                    .as_ref()
+                    .map(|r| weft_gateway::channel::tls_root_certs(r, &anchor.msp_id))
+                    .unwrap_or_default();
+                match probe.query(&channel, &anchor, &tls_roots).await {
+                    Ok(peer) => {
+                        self.learned
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert((channel.clone(), anchor.endpoint.clone()), peer);
+                    }
+                    Err(e) => {
+                        tracing::debug!(%channel, anchor = %anchor.endpoint, error = %e, "membership query to an anchor peer failed");
+                    }
+                }
+            }
+        }
     }
 }

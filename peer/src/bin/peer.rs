@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use weft_peer::node::start::{init_logging, run};
+use weft_peer::node::start::{init_logging, run, runtime};
 
 const USAGE: &str = "usage: peer node start | peer version";
 
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 
 fn start() -> ExitCode {
     let log_spec = init_logging();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("peer: cannot start the async runtime: {e}");

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fabric_protos::discovery::discovery_server::DiscoveryServer;
+use fabric_protos::gateway::gateway_server::GatewayServer;
 use fabric_protos::protos::deliver_server::DeliverServer;
 use fabric_protos::protos::endorser_server::EndorserServer;
 use weft_comm::{MessageLimits, ServerConfig, ServerKeepalive, ServerTlsConfig};
@@ -19,8 +21,10 @@ use weft_orderer::node::operations::{LogSpec, Metrics, Operations, serve_operati
 use crate::blocks::endpoints::EndpointOverride;
 use crate::blocks::puller::BACKOFF_MAX_DEFAULT;
 use crate::blocks::{BlockPuller, PullerSettings};
+use crate::chaincodes::{ApplicationChaincodes, chaincode_limits};
 use crate::channels::ChannelManager;
 use crate::definitions::LifecycleDefinitions;
+use crate::gateway_support::{GatewaySupport, LocalEndorser, LocalPeerInfo, MembershipProbe};
 use crate::node::deliver::DeliverService;
 use crate::node::endorser::EndorserService;
 use crate::scc::lifecycle::{LifecycleContext, LifecycleScc};
@@ -28,6 +32,7 @@ use crate::scc::{Cscc, Qscc};
 use crate::support::{Chaincodes, EndorserChannels};
 use weft_committer::Committer;
 use weft_endorser::{Endorser, EndorserConfig};
+use weft_gateway::{DiscoveryService, GatewayOptions, GatewayService, LocalPeer, TonicConnector};
 
 /// Where under `peer.fileSystemPath` Weft keeps its ledger (apart from Fabric's
 /// `ledgersData`, whose format differs).
@@ -37,6 +42,15 @@ pub const LEDGER_DIR: &str = "weft-ledger";
 /// `/logspec`).
 pub fn init_logging() -> LogSpec {
     weft_orderer::node::start::init_logging()
+}
+
+/// The async runtime the node runs on. Its threads (the endorser's blocking threads among
+/// them) have the stack WASM chaincode invocations need.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(crate::chaincodes::thread_stack_bytes())
+        .build()
 }
 
 /// Runs the node until SIGINT/SIGTERM; errors name the setting or resource at fault.
@@ -92,7 +106,15 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
 
     let packages = weft_lifecycle::PackageStore::for_peer(&config.file_system_path)
         .map_err(|e| format!("peer.fileSystemPath: chaincode package store: {e}"))?;
+    let applications = Arc::new(ApplicationChaincodes::new(
+        weft_chaincode_runtime::Engine::new(chaincode_limits())
+            .map_err(|e| format!("chaincode runtime: {e}"))?,
+        weft_lifecycle::PackageStore::for_peer(&config.file_system_path)
+            .map_err(|e| format!("peer.fileSystemPath: chaincode package store: {e}"))?,
+        config.local_msp_id.clone(),
+    ));
     let registry = Chaincodes::default()
+        .with_applications(applications.clone())
         .with_system(
             crate::scc::cscc::NAME,
             Arc::new(Cscc::new(
@@ -115,7 +137,7 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
             )))),
         );
     let endorser = Endorser::new(
-        Arc::new(EndorserChannels::new(channels.clone())),
+        Arc::new(EndorserChannels::new(channels.clone()).with_applications(applications.clone())),
         Arc::new(registry),
         local_msp.clone(),
         signer.clone(),
@@ -124,8 +146,17 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
             ..EndorserConfig::default()
         },
     );
-    let endorser =
-        EndorserServer::new(EndorserService::new(Arc::new(endorser))).with_fabric_message_limits();
+    let endorser = Arc::new(endorser);
+    let gateway = gateway_services(
+        &config,
+        &channels,
+        &applications,
+        &endorser,
+        &signer,
+        &local_msp,
+    )?;
+    let (gateway, discovery) = gateway.unzip();
+    let endorser = EndorserServer::new(EndorserService::new(endorser)).with_fabric_message_limits();
     let deliver_options = DeliverOptions {
         time_window: config.authentication_time_window,
         mutual_tls: config.tls.enabled && config.tls.client_auth_required,
@@ -138,7 +169,12 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     let router = grpc
         .tonic_builder()
         .add_service(endorser)
-        .add_service(deliver);
+        .add_service(deliver)
+        .add_optional_service(gateway)
+        .add_optional_service(discovery);
+    if config.gateway.enabled {
+        tracing::info!("serving gateway.Gateway and discovery.Discovery");
+    }
     tracing::info!(address = %grpc.local_addr(), peer_id = %config.id, msp_id = %config.local_msp_id, "serving protos.Endorser and protos.Deliver");
 
     if let Some(address) = &config.operations.listen_address {
@@ -164,6 +200,96 @@ pub async fn run(log_spec: LogSpec) -> Result<(), String> {
     grpc.serve(router, shutdown_signal())
         .await
         .map_err(|e| format!("gRPC server stopped: {e}"))
+}
+
+type GatewayServers = (
+    GatewayServer<GatewayService>,
+    DiscoveryServer<DiscoveryService>,
+);
+
+/// The Gateway and Discovery services (Fabric mounts both when `peer.gateway.enabled`).
+fn gateway_services(
+    config: &PeerConfig,
+    channels: &Arc<ChannelManager>,
+    applications: &Arc<ApplicationChaincodes>,
+    endorser: &Arc<Endorser>,
+    signer: &Arc<dyn SigningIdentity>,
+    local_msp: &Arc<dyn IdentityDeserializer>,
+) -> Result<Option<GatewayServers>, String> {
+    if !config.gateway.enabled {
+        return Ok(None);
+    }
+    let endpoint = config
+        .gossip
+        .external_endpoint
+        .clone()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| config.address.clone());
+    let local = LocalPeerInfo {
+        msp_id: config.local_msp_id.clone(),
+        endpoint: endpoint.clone(),
+        identity: signer.serialize(),
+    };
+    let support = Arc::new(GatewaySupport::new(
+        channels.clone(),
+        applications.clone(),
+        local.clone(),
+        local_msp.clone(),
+        tokio::runtime::Handle::current(),
+    ));
+    let tls = &config.tls;
+    let mut client = weft_comm::ClientConfig {
+        tls: None,
+        keepalive: weft_comm::ClientKeepalive {
+            interval: config.keepalive.client_interval,
+            timeout: config.keepalive.client_timeout,
+        },
+        limits: weft_comm::MessageSizeLimits {
+            max_recv_msg_size_bytes: config.max_recv_msg_size_bytes,
+            max_send_msg_size_bytes: config.max_send_msg_size_bytes,
+        },
+        dial_timeout: None,
+    };
+    if tls.enabled {
+        let pick =
+            |client: &Option<PathBuf>, server: &Option<PathBuf>| client.clone().or(server.clone());
+        let mut client_tls = weft_comm::ClientTlsConfig::default();
+        if let (Some(cert), Some(key)) = (
+            pick(&tls.client_cert_file, &tls.cert_file),
+            pick(&tls.client_key_file, &tls.key_file),
+        ) {
+            client_tls.client_cert_pem = Some(read_file("peer.tls.clientCert.file", &cert)?);
+            client_tls.client_key_pem = Some(read_file("peer.tls.clientKey.file", &key)?);
+        }
+        client.tls = Some(client_tls);
+    }
+    support.spawn_membership_refresh(MembershipProbe {
+        signer: signer.clone(),
+        client: client.clone(),
+    });
+    let support: Arc<dyn weft_gateway::PeerSupport> = support;
+    let gateway = GatewayService::new(
+        LocalPeer {
+            msp_id: local.msp_id,
+            endpoint,
+            identity: local.identity,
+            endorser: Arc::new(LocalEndorser(endorser.clone())),
+        },
+        support.clone(),
+        Arc::new(TonicConnector {
+            base: client,
+            orderer_overrides: Default::default(),
+        }),
+        GatewayOptions {
+            endorsement_timeout: config.gateway.endorsement_timeout,
+            broadcast_timeout: config.gateway.broadcast_timeout,
+        },
+    );
+    let discovery = DiscoveryService::new(support, tls.enabled);
+    Ok(Some((
+        GatewayServer::new(gateway).with_fabric_message_limits(),
+        DiscoveryServer::new(discovery).with_fabric_message_limits(),
+    )))
 }
 
 /// Starts a puller for every channel already in the ledger.
