@@ -119,12 +119,15 @@ pub fn render(results: &Path, machine: &Machine, run: &RunDescription<'_>) -> Re
     }
     let _ = writeln!(out, "\n## Components\n");
     let components_dir = results.join(COMPONENTS_DIR);
-    if components_dir.is_dir() {
-        out.push_str(&components::markdown(&components::read_dir(
-            &components_dir,
-        )?));
+    let programs = if components_dir.is_dir() {
+        components::read_dir(&components_dir)?
     } else {
+        Default::default()
+    };
+    if programs.is_empty() {
         let _ = writeln!(out, "Not run.");
+    } else {
+        out.push_str(&components::markdown(&programs));
     }
     let failed = results.join("components.failed");
     if failed.exists() {
@@ -230,5 +233,10 @@ mod tests {
             doc.contains("| ecdsa | verify | 20000 | verifies/s | 1 |"),
             "{doc}"
         );
+
+        // An empty components directory (that part was not asked for) is "not run", not a table.
+        std::fs::remove_file(components.join("ecdsa.1.txt")).unwrap();
+        let doc = render(dir.path(), &machine, &run).unwrap();
+        assert!(doc.contains("## Components\n\nNot run.\n"), "{doc}");
     }
 }
