@@ -93,7 +93,7 @@ impl ApplicationChaincodes {
         )
         .map_err(|e| e.to_string())?;
         let Some((definition, package_id)) = found else {
-            return Err(format!("could not find chaincode with name '{name}'"));
+            return Err(format!("chaincode {name} not found"));
         };
         Ok(ChaincodeDefinition {
             name: name.to_owned(),

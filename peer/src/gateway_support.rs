@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fabric_protos::common::Block;
 use fabric_protos::common::BlockchainInfo;
+use fabric_protos::common::{Block, Config};
 use fabric_protos::msp::SerializedIdentity;
 use fabric_protos::protos::endorser_client::EndorserClient;
 use fabric_protos::protos::{AnchorPeers, ProposalResponse, SignedProposal};
@@ -34,6 +34,10 @@ use crate::state::CommitterState;
 /// Block numbers a gateway subscriber may fall behind by; a lagging one re-reads the ledger.
 pub const COMMIT_NOTIFICATIONS_MAX: usize = 256;
 
+/// The channel config group of the application organizations.
+const APPLICATION_GROUP: &str = "Application";
+/// The channel config key of an organization's MSP.
+const MSP_KEY: &str = "MSP";
 /// The channel config key of an organization's anchor peers.
 const ANCHOR_PEERS_KEY: &str = "AnchorPeers";
 
@@ -110,8 +114,8 @@ impl GatewaySupport {
             return Vec::new();
         };
         let height = peer_channel.height().unwrap_or_default();
-        let chaincodes = CommitterState::new(self.channels.committer().clone(), channel);
-        let committed: Vec<InstalledChaincode> = committed_names(&chaincodes)
+        let state = CommitterState::new(self.channels.committer().clone(), channel);
+        let committed: Vec<InstalledChaincode> = committed_names(&state)
             .unwrap_or_default()
             .into_iter()
             .filter_map(|name| {
@@ -124,43 +128,23 @@ impl GatewaySupport {
             })
             .collect();
         let bundle = peer_channel.bundle();
-        let Some(application) = ChannelConfigSource::config(bundle.as_ref())
-            .channel_group
-            .as_ref()
-            .and_then(|g| g.groups.get("Application").map(|app| app.groups.clone()))
-        else {
-            return Vec::new();
-        };
-        let mut peers = Vec::new();
-        for org in application.values() {
-            let Some(msp_id) = org_msp_id(org) else {
-                continue;
-            };
-            if msp_id == self.local.msp_id {
-                continue;
+        other_anchor_peers(
+            ChannelConfigSource::config(bundle.as_ref()),
+            &self.local.msp_id,
+        )
+        .into_iter()
+        .map(|(msp_id, endpoint)| PeerInfo {
+            identity: SerializedIdentity {
+                mspid: msp_id.clone(),
+                id_bytes: Vec::new(),
             }
-            let Some(anchors) = org
-                .values
-                .get(ANCHOR_PEERS_KEY)
-                .and_then(|v| AnchorPeers::decode(v.value.as_slice()).ok())
-            else {
-                continue;
-            };
-            for anchor in anchors.anchor_peers {
-                peers.push(PeerInfo {
-                    msp_id: msp_id.clone(),
-                    endpoint: format!("{}:{}", anchor.host, anchor.port),
-                    identity: SerializedIdentity {
-                        mspid: msp_id.clone(),
-                        id_bytes: Vec::new(),
-                    }
-                    .encode_to_vec(),
-                    ledger_height: height,
-                    chaincodes: committed.clone(),
-                });
-            }
-        }
-        peers
+            .encode_to_vec(),
+            msp_id,
+            endpoint,
+            ledger_height: height,
+            chaincodes: committed.clone(),
+        })
+        .collect()
     }
 
     fn local_peer(&self, channel: Option<&str>) -> PeerInfo {
@@ -200,9 +184,41 @@ impl GatewaySupport {
     }
 }
 
+/// The anchor peers (MSP ID, `host:port`) of the application organizations other than
+/// `local_msp_id` in a channel config.
+fn other_anchor_peers(config: &Config, local_msp_id: &str) -> Vec<(String, String)> {
+    let Some(application) = config
+        .channel_group
+        .as_ref()
+        .and_then(|g| g.groups.get(APPLICATION_GROUP))
+    else {
+        return Vec::new();
+    };
+    let mut peers = Vec::new();
+    for org in application.groups.values() {
+        let Some(msp_id) = org_msp_id(org) else {
+            continue;
+        };
+        if msp_id == local_msp_id {
+            continue;
+        }
+        let Some(anchors) = org
+            .values
+            .get(ANCHOR_PEERS_KEY)
+            .and_then(|v| AnchorPeers::decode(v.value.as_slice()).ok())
+        else {
+            continue;
+        };
+        for anchor in anchors.anchor_peers {
+            peers.push((msp_id.clone(), format!("{}:{}", anchor.host, anchor.port)));
+        }
+    }
+    peers
+}
+
 /// The MSP ID in an organization group's `MSP` value.
 fn org_msp_id(org: &fabric_protos::common::ConfigGroup) -> Option<String> {
-    let value = org.values.get("MSP")?;
+    let value = org.values.get(MSP_KEY)?;
     let config = fabric_protos::msp::MspConfig::decode(value.value.as_slice()).ok()?;
     let fabric = fabric_protos::msp::FabricMspConfig::decode(config.config.as_slice()).ok()?;
     Some(fabric.name)
@@ -490,5 +506,93 @@ impl GatewaySupport {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fabric_protos::common::{ConfigGroup, ConfigValue};
+    use fabric_protos::msp::{FabricMspConfig, MspConfig};
+    use fabric_protos::protos::AnchorPeer;
+
+    use super::*;
+
+    fn org(msp_id: &str, anchors: &[(&str, i32)]) -> ConfigGroup {
+        let msp = MspConfig {
+            r#type: 0,
+            config: FabricMspConfig {
+                name: msp_id.to_owned(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        };
+        let mut group = ConfigGroup::default();
+        group.values.insert(
+            MSP_KEY.to_owned(),
+            ConfigValue {
+                value: msp.encode_to_vec(),
+                ..Default::default()
+            },
+        );
+        if !anchors.is_empty() {
+            let anchors = AnchorPeers {
+                anchor_peers: anchors
+                    .iter()
+                    .map(|(host, port)| AnchorPeer {
+                        host: (*host).to_owned(),
+                        port: *port,
+                    })
+                    .collect(),
+            };
+            group.values.insert(
+                ANCHOR_PEERS_KEY.to_owned(),
+                ConfigValue {
+                    value: anchors.encode_to_vec(),
+                    ..Default::default()
+                },
+            );
+        }
+        group
+    }
+
+    fn config(orgs: Vec<(&str, ConfigGroup)>) -> Config {
+        let mut application = ConfigGroup::default();
+        for (name, group) in orgs {
+            application.groups.insert(name.to_owned(), group);
+        }
+        let mut channel = ConfigGroup::default();
+        channel
+            .groups
+            .insert(APPLICATION_GROUP.to_owned(), application);
+        Config {
+            channel_group: Some(channel),
+            ..Default::default()
+        }
+    }
+
+    // Fabric's gossip learns other organizations' peers from their anchor peers in the channel
+    // config (its own org's anchors are not needed); orgs without anchors stay unknown.
+    #[test]
+    fn anchor_peers_of_the_other_organizations() {
+        let config = config(vec![
+            ("Org1", org("Org1MSP", &[("peer0.org1", 7051)])),
+            (
+                "Org2",
+                org("Org2MSP", &[("peer0.org2", 9051), ("peer1.org2", 9061)]),
+            ),
+            ("Org3", org("Org3MSP", &[])),
+        ]);
+        assert_eq!(
+            other_anchor_peers(&config, "Org1MSP"),
+            vec![
+                ("Org2MSP".to_owned(), "peer0.org2:9051".to_owned()),
+                ("Org2MSP".to_owned(), "peer1.org2:9061".to_owned()),
+            ]
+        );
+        assert_eq!(
+            other_anchor_peers(&config, "Org2MSP"),
+            vec![("Org1MSP".to_owned(), "peer0.org1:7051".to_owned())]
+        );
+        assert!(other_anchor_peers(&Config::default(), "Org1MSP").is_empty());
     }
 }
