@@ -13,3 +13,4 @@ mod upstream_forged;
 mod upstream_hostile;
 mod upstream_lifecycle;
 mod upstream_many_channels;
+mod upstream_mixed_validation;
