@@ -11,6 +11,8 @@ mod upstream_deliver;
 mod upstream_failover;
 mod upstream_forged;
 mod upstream_hostile;
+mod upstream_hostile_chaincode;
 mod upstream_lifecycle;
 mod upstream_many_channels;
 mod upstream_mixed_validation;
+mod upstream_wasm_chaincode;
