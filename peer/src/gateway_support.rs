@@ -374,6 +374,8 @@ impl weft_gateway::Endorser for LocalEndorser {
 pub const MEMBERSHIP_REFRESH_INTERVAL: Duration = Duration::from_secs(3);
 /// Deadline of one membership query to one anchor peer.
 pub const MEMBERSHIP_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most anchor-peer connections the probe keeps; beyond it they are all dropped and redialled.
+pub const PROBE_CONNECTIONS_MAX: usize = 256;
 /// Random bytes in the nonce of a membership proposal (Fabric's nonce size).
 const NONCE_BYTES: usize = 24;
 
@@ -383,12 +385,46 @@ const NONCE_BYTES: usize = 24;
 /// stand-in for gossip membership; Go peers answer the same proposal. The installed chaincodes
 /// stay an estimate (every committed chaincode).
 pub struct MembershipProbe {
-    pub signer: Arc<dyn SigningIdentity>,
-    /// The client settings (with this peer's client TLS certificate) to dial anchor peers.
-    pub client: ClientConfig,
+    signer: Arc<dyn SigningIdentity>,
+    client: ClientConfig,
+    /// Connections to anchor peers, by endpoint and the TLS roots trusted for it.
+    connections: HashMap<(String, Vec<Vec<u8>>), tonic::transport::Channel>,
 }
 
 impl MembershipProbe {
+    /// `client`: the settings (with this peer's client TLS certificate) to dial anchor peers.
+    pub fn new(signer: Arc<dyn SigningIdentity>, client: ClientConfig) -> Self {
+        Self {
+            signer,
+            client,
+            connections: HashMap::new(),
+        }
+    }
+
+    /// A connection to `endpoint`, reused across rounds (it reconnects by itself).
+    fn connection(
+        &mut self,
+        endpoint: &str,
+        tls_roots: &[Vec<u8>],
+    ) -> Result<tonic::transport::Channel, String> {
+        let key = (endpoint.to_owned(), tls_roots.to_vec());
+        if let Some(connection) = self.connections.get(&key) {
+            return Ok(connection.clone());
+        }
+        let mut config = self.client.clone();
+        if tls_roots.is_empty() {
+            config.tls = None;
+        } else if let Some(tls) = &mut config.tls {
+            tls.server_root_cas_pem = tls_roots.to_vec();
+        }
+        let connection = weft_comm::connect_lazy(endpoint, &config).map_err(|e| e.to_string())?;
+        if self.connections.len() >= PROBE_CONNECTIONS_MAX {
+            self.connections.clear();
+        }
+        self.connections.insert(key, connection.clone());
+        Ok(connection)
+    }
+
     fn proposal(&self, channel: &str) -> Result<SignedProposal, String> {
         let mut nonce = [0u8; NONCE_BYTES];
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| e.to_string())?;
@@ -416,20 +452,12 @@ impl MembershipProbe {
 
     /// The anchor peer as it describes itself, or why it could not be asked.
     async fn query(
-        &self,
+        &mut self,
         channel: &str,
         anchor: &PeerInfo,
         tls_roots: &[Vec<u8>],
     ) -> Result<PeerInfo, String> {
-        let mut config = self.client.clone();
-        if tls_roots.is_empty() {
-            config.tls = None;
-        } else if let Some(tls) = &mut config.tls {
-            tls.server_root_cas_pem = tls_roots.to_vec();
-        }
-        let connection =
-            weft_comm::connect_lazy(&anchor.endpoint, &config).map_err(|e| e.to_string())?;
-        let mut client = EndorserClient::new(connection);
+        let mut client = EndorserClient::new(self.connection(&anchor.endpoint, tls_roots)?);
         let proposal = self.proposal(channel)?;
         let response =
             tokio::time::timeout(MEMBERSHIP_QUERY_TIMEOUT, client.process_proposal(proposal))
@@ -467,19 +495,19 @@ impl MembershipProbe {
 impl GatewaySupport {
     /// Asks every anchor peer of the other organizations, on every channel, for its org's
     /// peers, every [`MEMBERSHIP_REFRESH_INTERVAL`], until the node stops.
-    pub fn spawn_membership_refresh(self: &Arc<Self>, probe: MembershipProbe) {
+    pub fn spawn_membership_refresh(self: &Arc<Self>, mut probe: MembershipProbe) {
         let support = Arc::downgrade(self);
         self.runtime.spawn(async move {
             loop {
                 let Some(this) = support.upgrade() else { break };
-                this.refresh_membership(&probe).await;
+                this.refresh_membership(&mut probe).await;
                 drop(this);
                 tokio::time::sleep(MEMBERSHIP_REFRESH_INTERVAL).await;
             }
         });
     }
 
-    async fn refresh_membership(&self, probe: &MembershipProbe) {
+    async fn refresh_membership(&self, probe: &mut MembershipProbe) {
         let Ok(channels) = self.channels.channel_ids() else {
             return;
         };

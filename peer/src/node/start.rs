@@ -263,10 +263,7 @@ fn gateway_services(
         }
         client.tls = Some(client_tls);
     }
-    support.spawn_membership_refresh(MembershipProbe {
-        signer: signer.clone(),
-        client: client.clone(),
-    });
+    support.spawn_membership_refresh(MembershipProbe::new(signer.clone(), client.clone()));
     let support: Arc<dyn weft_gateway::PeerSupport> = support;
     let gateway = GatewayService::new(
         LocalPeer {
