@@ -6,11 +6,12 @@
 #   $DEST/ccaas/bin/{detect,build,release}   chaincode-as-a-service external builder
 #   $DEST/chaincode/bin/weft-ccaas           the sample contracts as ccaas servers
 #   interop-tests/node/node_modules          pinned Node clients (package-lock.json)
+#   interop-tests/caliper/node_modules       pinned Hyperledger Caliper + Gateway SDK (package-lock.json)
 #
 # DEST is $WEFT_UPSTREAM_DIR, default <repo>/.cache/upstream. Every component is
 # pinned and stamped: a re-run with the same pins does nothing.
 #
-# Usage: interop-tests/upstream/install.sh [fabric-2.5.9] [fabric-3.1.1] [ccaas] [chaincode] [node]
+# Usage: interop-tests/upstream/install.sh [fabric-2.5.9] [fabric-3.1.1] [ccaas] [chaincode] [node] [caliper]
 #        (no argument: everything). Needs go, node and npm on PATH, and network
 #        access to the Go module proxy and the npm registry.
 set -euo pipefail
@@ -19,6 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 DEST="${WEFT_UPSTREAM_DIR:-$REPO/.cache/upstream}"
 NODE_DIR="$REPO/interop-tests/node"
+CALIPER_DIR="$REPO/interop-tests/caliper"
 
 FABRIC_MODULE="github.com/hyperledger/fabric"
 # Fabric's go.mod has no /v2 suffix, so its release tags are not module
@@ -176,10 +178,33 @@ install_node() {
     log "node clients: installed"
 }
 
+# Caliper 0.6.0 with its Fabric connector bound to @hyperledger/fabric-gateway (Fabric 2.4+)
+# by installing that SDK and grpc-js as plain dependencies instead of `caliper bind`, which
+# runs npm with install scripts.
+install_caliper() {
+    need node "Node.js 20 or newer"
+    need npm "npm"
+    local stamp="$CALIPER_DIR/node_modules/.weft-stamp" want
+    want="$(sha256sum "$CALIPER_DIR/package-lock.json" | cut -c1-16)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        log "caliper: up to date in $CALIPER_DIR/node_modules"
+        return
+    fi
+    # The packages with install scripts serve other Caliper connectors (web3's native keccak and
+    # secp256k1, which fall back to JavaScript), print banners (core-js, es5-ext) or are optional
+    # (pkcs11js, cpu-features); the Fabric Gateway path needs none of them.
+    log "caliper: npm ci --ignore-scripts in $CALIPER_DIR"
+    (cd "$CALIPER_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    (cd "$CALIPER_DIR" && node -e "require('@hyperledger/caliper-core'); require('@hyperledger/caliper-fabric'); require('@hyperledger/fabric-gateway');") ||
+        die "Caliper was installed but cannot be loaded"
+    printf '%s' "$want" >"$stamp"
+    log "caliper: installed"
+}
+
 main() {
     local targets=("$@")
     if [[ ${#targets[@]} -eq 0 ]]; then
-        targets=(fabric-2.5.9 fabric-3.1.1 ccaas chaincode node)
+        targets=(fabric-2.5.9 fabric-3.1.1 ccaas chaincode node caliper)
     fi
     mkdir -p "$DEST"
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/weft-upstream-install.XXXXXX")"
@@ -192,8 +217,9 @@ main() {
         ccaas) install_ccaas ;;
         chaincode) install_chaincode ;;
         node) install_node ;;
-        -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown target '$target' (expected fabric-<version>, ccaas, chaincode or node)" ;;
+        caliper) install_caliper ;;
+        -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown target '$target' (expected fabric-<version>, ccaas, chaincode, node or caliper)" ;;
         esac
     done
     log "done"

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod upstream_caliper;
 mod upstream_ccaas;
 mod upstream_ccaas_parity;
 mod upstream_config_updates;
