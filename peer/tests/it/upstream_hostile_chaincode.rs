@@ -1,7 +1,8 @@
 //! Hostile WASM chaincode in a running Weft peer (issue 6): a chaincode that loops forever,
 //! allocates without bound, traps or hands the host bad pointers fails the proposal (query or
 //! invoke) with an error response naming what happened; nothing is ordered for it, the peer
-//! process stays up, and the same chaincode and another one keep answering.
+//! process stays up, and the same chaincode, another one on the same channel and one on another
+//! channel keep answering.
 //!
 //! The engine alone is tested in chaincode/runtime/tests/it/hostile.rs; this is the whole peer
 //! (lifecycle, endorser, runtime), reached with the upstream CLI through an upstream orderer, so
@@ -11,16 +12,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+use weft_interop_tests::fabric_config::CHANNEL_PROFILE;
+use weft_interop_tests::process::{clean_command, run_bounded};
+use weft_interop_tests::readiness::{accepts_connections, wait_until};
 use weft_interop_tests::{
-    CCAAS_VERSION, ChaincodeDefinition, HarnessError, Network, NodeCommand, REFERENCE_VERSION,
-    Topology, UpstreamToolchain, chaincode_error_message,
+    CCAAS_VERSION, ChaincodeDefinition, HarnessError, NODE_START_TIMEOUT, Network, NodeCommand,
+    REFERENCE_VERSION, TOOL_TIMEOUT, TlsFiles, Topology, UpstreamToolchain,
+    chaincode_error_message,
 };
 
 use crate::upstream_wasm_chaincode::wasm_packages;
 
 const CHANNEL: &str = "hostilechannel";
+/// A second channel on the same peer, running `crud` too.
+const OTHER_CHANNEL: &str = "otherchannel";
 const PEER: &str = "peer0.org1.example.com";
+/// Half-second tries to send to the new channel before its orderer has a Raft leader.
+const LEADER_WAIT_ATTEMPTS: u32 = 60;
 
 /// One module, its behaviour chosen by the first byte of the function name (the first
 /// argument): `loop` spins forever, `grow` grows memory until refused, `trap` executes
@@ -153,19 +163,163 @@ fn assert_crud_answers(network: &Network, expected: &str) {
     assert_eq!(record, expected);
 }
 
+/// Makes [`OTHER_CHANNEL`] (upstream configtxgen, joined by the orderer and the peer) and
+/// commits `crud` there from the package the peer already holds.
+fn crud_on_other_channel(network: &Network, crud_id: &str) {
+    let block = network.work_dir().join(format!("{OTHER_CHANNEL}.block"));
+    let mut configtxgen = clean_command(&network.toolchain().bin("configtxgen"));
+    configtxgen
+        .arg("-configPath")
+        .arg(network.work_dir().join("configtx"))
+        .args([
+            "-profile",
+            CHANNEL_PROFILE,
+            "-channelID",
+            OTHER_CHANNEL,
+            "-outputBlock",
+        ])
+        .arg(&block);
+    run_bounded(configtxgen, TOOL_TIMEOUT).unwrap();
+    let block = block.display().to_string();
+    let orderer = network.orderers()[0].name.clone();
+    let (status, body) = network
+        .osnadmin(
+            &orderer,
+            &[
+                "channel",
+                "join",
+                "--channelID",
+                OTHER_CHANNEL,
+                "--config-block",
+                &block,
+            ],
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    network
+        .peer_cli(PEER, &["channel", "join", "-b", &block])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let definition = [
+        "--channelID",
+        OTHER_CHANNEL,
+        "--name",
+        "crud",
+        "--version",
+        CCAAS_VERSION,
+        "--sequence",
+        "1",
+    ];
+    for step in [
+        vec!["approveformyorg", "--package-id", crud_id],
+        vec!["commit"],
+    ] {
+        let mut args: Vec<String> = ["lifecycle", "chaincode"]
+            .iter()
+            .chain(&step[..1])
+            .chain(&definition)
+            .chain(&step[1..])
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.extend(network.orderer_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // The orderer's new channel elects its Raft leader within a few seconds.
+        let mut attempts = 0;
+        let out = loop {
+            match network.peer_cli(PEER, &args) {
+                Err(HarnessError::CommandFailed { stderr, .. })
+                    if stderr.contains("no Raft leader") && attempts < LEADER_WAIT_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                other => {
+                    break other.unwrap_or_else(|e| panic!("{step:?} on {OTHER_CHANNEL}: {e}"));
+                }
+            }
+        };
+        assert!(
+            out.stderr.contains("committed with status (VALID)"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// `peer chaincode invoke` of `crud` on [`OTHER_CHANNEL`], waiting for the commit.
+fn invoke_on_other_channel(network: &Network, args: &[&str]) {
+    let peer = network.peer(PEER).unwrap();
+    let json = serde_json::json!({ "Args": args }).to_string();
+    let mut cli: Vec<String> = [
+        "chaincode",
+        "invoke",
+        "-C",
+        OTHER_CHANNEL,
+        "-n",
+        "crud",
+        "-c",
+        &json,
+        "--waitForEvent",
+        "--peerAddresses",
+        &peer.listen.to_string(),
+        "--tlsRootCertFiles",
+        &peer.tls_ca().display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    cli.extend(network.orderer_args());
+    let cli: Vec<&str> = cli.iter().map(String::as_str).collect();
+    let out = network
+        .peer_cli(PEER, &cli)
+        .unwrap_or_else(|e| panic!("invoke {args:?} on {OTHER_CHANNEL}: {e}"));
+    assert!(
+        out.stderr.contains("committed with status (VALID)"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn read_on_other_channel(network: &Network, key: &str) -> String {
+    let json = serde_json::json!({ "Args": ["Read", key] }).to_string();
+    let out = network
+        .peer_cli(
+            PEER,
+            &[
+                "chaincode",
+                "query",
+                "-C",
+                OTHER_CHANNEL,
+                "-n",
+                "crud",
+                "-c",
+                &json,
+            ],
+        )
+        .unwrap_or_else(|e| panic!("crud on {OTHER_CHANNEL}: {e}"));
+    out.stdout.trim_end().to_owned()
+}
+
 #[test]
 fn upstream_hostile_wasm_chaincode_fails_its_proposals_and_the_peer_keeps_serving() {
     let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
     let mut topology = Topology::new(CHANNEL, &toolchain).peer_org("Org1", 1);
     topology.peer_command = NodeCommand::new(env!("CARGO_BIN_EXE_peer"), &["node", "start"]);
     let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
+    // The harness waits for the orderer's gRPC and operations listeners; with a single fast
+    // peer, `osnadmin` could otherwise reach the admin listener before it is up.
+    let admin = network.orderers()[0].admin;
+    assert!(
+        wait_until(NODE_START_TIMEOUT, || accepts_connections(admin), || Ok(())).unwrap(),
+        "the orderer's admin endpoint {admin} did not listen"
+    );
     network.join_channel().unwrap_or_else(|e| panic!("{e}"));
 
     let module = wat::parse_str(HOSTILE_WAT).unwrap();
     let dir = network.work_dir().join("hostile-package");
     let package = wasm_package(&dir, "hostile_1.0", &module);
     let hostile_id = deploy(&network, "hostile", &package);
-    deploy(&network, "crud", &wasm_packages().join("crud.tar.gz"));
+    let crud_id = deploy(&network, "crud", &wasm_packages().join("crud.tar.gz"));
+    crud_on_other_channel(&network, &crud_id);
+    invoke_on_other_channel(&network, &["Create", "elsewhere", r#"{"m":1}"#]);
     network
         .chaincode_invoke("crud", &["Create", "ledger-ok", r#"{"n":1}"#])
         .unwrap_or_else(|e| panic!("{e}"));
@@ -200,6 +354,7 @@ fn upstream_hostile_wasm_chaincode_fails_its_proposals_and_the_peer_keeps_servin
             );
             assert_peer_running(&network);
             assert_crud_answers(&network, r#"{"n":1}"#);
+            assert_eq!(read_on_other_channel(&network, "elsewhere"), r#"{"m":1}"#);
         }
     }
     // A failed endorsement orders nothing.
@@ -218,5 +373,7 @@ fn upstream_hostile_wasm_chaincode_fails_its_proposals_and_the_peer_keeps_servin
         .unwrap_or_else(|e| panic!("{e}"));
     assert_crud_answers(&network, r#"{"n":2}"#);
     assert_eq!(network.channel_height(PEER).unwrap(), height + 2);
+    invoke_on_other_channel(&network, &["Update", "elsewhere", r#"{"m":2}"#]);
+    assert_eq!(read_on_other_channel(&network, "elsewhere"), r#"{"m":2}"#);
     assert_peer_running(&network);
 }
