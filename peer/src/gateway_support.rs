@@ -351,8 +351,11 @@ impl LedgerView for ChannelLedgerView {
     }
 }
 
-/// The local endorser as the gateway's [`weft_gateway::Endorser`]: a refused proposal is the
-/// gRPC status the `protos.Endorser` service would answer.
+/// The local endorser as the gateway's [`weft_gateway::Endorser`]. A proposal refused before
+/// simulation (malformed, bad signature, access denied) is `FAILED_PRECONDITION` with the
+/// endorser's message: Fabric's gateway calls its local endorser in process and gets both a
+/// response and an error then, which it reports as FAILED_PRECONDITION without trying other
+/// peers (remote peers answer such proposals with a gRPC error, status UNKNOWN).
 pub struct LocalEndorser(pub Arc<weft_endorser::Endorser>);
 
 impl weft_gateway::Endorser for LocalEndorser {
@@ -365,7 +368,7 @@ impl weft_gateway::Endorser for LocalEndorser {
             endorser
                 .process(proposal)
                 .await
-                .map_err(|rejected| tonic::Status::unknown(rejected.message))
+                .map_err(|rejected| tonic::Status::failed_precondition(rejected.message))
         })
     }
 }
