@@ -35,6 +35,8 @@ use weft_protoutil::{Invocation, signed_transaction};
 use crate::support::{CHANNEL, GO_PEER, WEFT_PEER};
 
 const ORG2_PEER: &str = "peer0.org2.example.com";
+/// The orderer's batch timeout: envelopes broadcast back to back land in one block.
+const BATCH_TIMEOUT_MS: u64 = 1500;
 
 /// The clients the scenario drives: Org1's admin endorses through the Go peers and orders.
 struct Clients {
@@ -162,6 +164,9 @@ fn tamper(signature: &mut [u8]) {
 struct Expected {
     /// (tx id, code) in ordering order; a duplicated tx id appears once per occurrence.
     codes: Vec<(String, TxValidationCode)>,
+    /// Transactions ordered back to back that must share one block, so that the checks
+    /// against earlier transactions of the same block run (every occurrence of each id).
+    together: Vec<Vec<String>>,
 }
 
 impl Expected {
@@ -265,15 +270,55 @@ async fn run_scenario(clients: &Clients) -> Expected {
     expected.push(&dup_id, valid);
     expected.push(&dup_id, TxValidationCode::DuplicateTxid);
 
-    // Duplicate inside one batch: the same envelope broadcast back to back (the orderer cuts
-    // the block after both when they arrive within its batch timeout; either way the second
-    // occurrence is a duplicate).
+    // Duplicate inside one block: the same envelope broadcast back to back, well within the
+    // batch timeout.
     let (envelope, twin_id) =
         endorsed(clients, &["CreateAsset", "asset8", "gray", "2", "Lou", "2"]).await;
     clients.orderer.broadcast(envelope.clone()).await.unwrap();
     clients.orderer.broadcast(envelope).await.unwrap();
     expected.push(&twin_id, valid);
     expected.push(&twin_id, TxValidationCode::DuplicateTxid);
+    expected.together.push(vec![twin_id]);
+
+    // MVCC inside one block: the second transfer reads what the first, earlier in the same
+    // block, writes.
+    let (first, first_id) = endorsed(clients, &["TransferAsset", "asset2", "Ann"]).await;
+    let (second, second_id) = endorsed(clients, &["TransferAsset", "asset2", "Bob"]).await;
+    clients.orderer.broadcast(first).await.unwrap();
+    clients.orderer.broadcast(second).await.unwrap();
+    expected.push(&first_id, valid);
+    expected.push(&second_id, TxValidationCode::MvccReadConflict);
+    expected.together.push(vec![first_id, second_id]);
+
+    // Phantom inside one block: a key created earlier in the block falls in the range read.
+    let (listing, listing_id) = endorsed(clients, &["GetAllAssets"]).await;
+    let (create, create_id) = endorsed(
+        clients,
+        &["CreateAsset", "asset3a", "red", "3", "Max", "10"],
+    )
+    .await;
+    clients.orderer.broadcast(create).await.unwrap();
+    clients.orderer.broadcast(listing).await.unwrap();
+    expected.push(&create_id, valid);
+    expected.push(&listing_id, TxValidationCode::PhantomReadConflict);
+    expected.together.push(vec![create_id, listing_id]);
+
+    // An endorsement signature that is not even DER: it counts for nothing either.
+    let (proposal, mut responses, garbled_id) = endorse(
+        clients,
+        &["CreateAsset", "asset10", "olive", "2", "Ola", "2"],
+        &[&clients.org1, &clients.org2],
+    )
+    .await;
+    responses[0]
+        .endorsement
+        .as_mut()
+        .unwrap()
+        .signature
+        .truncate(3);
+    let envelope = assemble(clients, &proposal, &responses);
+    clients.orderer.broadcast(envelope).await.unwrap();
+    expected.push(&garbled_id, TxValidationCode::EndorsementPolicyFailure);
 
     // A last valid transaction: once it committed, everything before it has.
     let (envelope, last_id) =
@@ -333,13 +378,15 @@ async fn transaction_by_id(clients: &Clients, peer: &PeerClient, tx_id: &str) ->
 #[test]
 fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
     let toolchain = UpstreamToolchain::locate(REFERENCE_VERSION).unwrap_or_else(|e| panic!("{e}"));
-    let topology = Topology::new(CHANNEL, &toolchain)
+    let mut topology = Topology::new(CHANNEL, &toolchain)
         .peer_org("Org1", 2)
         .peer_org("Org2", 1)
         .node_command(
             WEFT_PEER,
             NodeCommand::new(env!("CARGO_BIN_EXE_peer"), &["node", "start"]),
         );
+    // Long enough that envelopes broadcast back to back share a block on a loaded machine.
+    topology.batch_timeout_ms = BATCH_TIMEOUT_MS;
     let mut network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
     network.join_channel().unwrap_or_else(|e| panic!("{e}"));
     network
@@ -356,6 +403,7 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
     assert_eq!(network.channel_height(WEFT_PEER).unwrap(), height);
 
     let mut seen: Vec<(String, TxValidationCode)> = Vec::new();
+    let mut blocks_of: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for number in 0..height {
         let go = network.fetch_block(GO_PEER, number).unwrap();
         let weft = network.fetch_block(WEFT_PEER, number).unwrap();
@@ -385,6 +433,7 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
         }
         assert_eq!(weft, go, "block {number}: whole block");
         for (tx_id, code) in transactions(&go) {
+            blocks_of.entry(tx_id.clone()).or_default().push(number);
             seen.push((tx_id, TxValidationCode::try_from(i32::from(code)).unwrap()));
         }
     }
@@ -402,12 +451,27 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
     };
     assert_eq!(names(&ordered), names(&expected.codes));
     eprintln!("validation codes seen: {:?}", names(&seen));
+    let short_blocks: BTreeMap<&str, &Vec<u64>> = blocks_of
+        .iter()
+        .map(|(id, b)| (&id[..8.min(id.len())], b))
+        .collect();
+    eprintln!("blocks of each transaction: {short_blocks:?}");
+    for group in &expected.together {
+        let blocks: Vec<u64> = group.iter().flat_map(|id| blocks_of[id].clone()).collect();
+        assert!(
+            blocks.windows(2).all(|pair| pair[0] == pair[1]),
+            "{group:?} were ordered back to back but landed in blocks {blocks:?}"
+        );
+    }
 
-    // qscc answers the same on both peers for every transaction (a duplicated id resolves to
-    // the same occurrence on both).
-    let ids: BTreeMap<&str, ()> = seen.iter().map(|(id, _)| (id.as_str(), ())).collect();
+    // qscc answers the same on both peers for every transaction, with the code the block
+    // gave it (for a duplicated id: the code of its first, valid, occurrence on both).
+    let mut first_code: BTreeMap<&str, TxValidationCode> = BTreeMap::new();
+    for (tx_id, code) in &seen {
+        first_code.entry(tx_id.as_str()).or_insert(*code);
+    }
     runtime.block_on(async {
-        for tx_id in ids.keys().filter(|id| !id.is_empty()) {
+        for (tx_id, code) in &first_code {
             let go = transaction_by_id(&clients, &clients.org1, tx_id).await;
             let weft = transaction_by_id(&clients, &clients.weft, tx_id).await;
             let decoded = ProcessedTransaction::decode(weft.as_slice()).unwrap();
@@ -416,6 +480,7 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
                 "GetTransactionByID {tx_id} (Weft says {})",
                 decoded.validation_code
             );
+            assert_eq!(decoded.validation_code, *code as i32, "{tx_id}");
         }
     });
 }
