@@ -626,4 +626,84 @@ mod tests {
         );
         assert!(other_anchor_peers(&Config::default(), "Org1MSP").is_empty());
     }
+
+    #[derive(Debug)]
+    struct NoIdentity(weft_msp::IdentityIdentifier);
+
+    impl weft_msp::Identity for NoIdentity {
+        fn identifier(&self) -> &weft_msp::IdentityIdentifier {
+            &self.0
+        }
+        fn validate(&self) -> Result<(), weft_msp::MspError> {
+            Ok(())
+        }
+        fn verify(&self, _: &[u8], _: &[u8]) -> Result<(), weft_msp::MspError> {
+            Err(weft_msp::MspError::BadSignature("test identity".into()))
+        }
+        fn satisfies_principal(
+            &self,
+            _: &fabric_protos::common::MspPrincipal,
+        ) -> Result<(), weft_msp::MspError> {
+            Err(weft_msp::MspError::PrincipalMismatch(
+                "test identity".into(),
+            ))
+        }
+        fn serialize(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn expires_at(&self) -> Option<std::time::SystemTime> {
+            None
+        }
+    }
+
+    impl SigningIdentity for NoIdentity {
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, weft_msp::MspError> {
+            Ok(Vec::new())
+        }
+    }
+
+    impl IdentityDeserializer for NoIdentity {
+        fn deserialize_identity(
+            &self,
+            _: &[u8],
+        ) -> Result<Arc<dyn weft_msp::Identity>, weft_msp::MspError> {
+            Err(weft_msp::MspError::Malformed("test deserializer".into()))
+        }
+    }
+
+    struct NoChannels;
+
+    impl weft_endorser::ChannelSource for NoChannels {
+        fn channel(&self, _: &str) -> Option<Arc<dyn weft_endorser::ChannelSupport>> {
+            None
+        }
+    }
+
+    // Fabric's gateway gets a response and an error from its in-process endorser for a proposal
+    // refused before simulation, and reports FAILED_PRECONDITION without trying other peers
+    // (internal/pkg/gateway/apiutils.go responseStatus).
+    #[tokio::test]
+    async fn local_endorser_refusals_are_failed_preconditions() {
+        let identity = Arc::new(NoIdentity(weft_msp::IdentityIdentifier {
+            msp_id: "Org1MSP".into(),
+            id: "peer".into(),
+        }));
+        let endorser = weft_endorser::Endorser::new(
+            Arc::new(NoChannels),
+            Arc::new(crate::support::Chaincodes::default()),
+            identity.clone(),
+            identity,
+            weft_endorser::EndorserConfig::default(),
+        );
+        let local = LocalEndorser(Arc::new(endorser));
+        let malformed = SignedProposal {
+            proposal_bytes: vec![0xff; 7],
+            signature: Vec::new(),
+        };
+        let status = weft_gateway::Endorser::process_proposal(&local, malformed)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(!status.message().is_empty());
+    }
 }
