@@ -267,6 +267,29 @@ fn upstream_cli_deploys_and_calls_wasm_chaincode_on_weft_peers_of_two_orgs() {
     let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
     network.join_channel().unwrap_or_else(|e| panic!("{e}"));
 
+    // Upstream's `package` knows no `wasm` language: the packages come from scripts/build-chaincode.
+    let source = wasm_packages().join("basic.wasm").display().to_string();
+    let unpackaged = network.work_dir().join("upstream-wasm.tar.gz");
+    let package = network.peer_cli(
+        ORG1_PEER,
+        &[
+            "lifecycle",
+            "chaincode",
+            "package",
+            &unpackaged.display().to_string(),
+            "--path",
+            &source,
+            "--lang",
+            "wasm",
+            "--label",
+            "basic_1.0",
+        ],
+    );
+    let Err(HarnessError::CommandFailed { stderr, .. }) = package else {
+        panic!("upstream packaged a wasm chaincode: {package:?}");
+    };
+    assert!(stderr.contains("unknown chaincodeType: WASM"), "{stderr}");
+
     deploy_with_upstream_cli(&network, "basic");
     deploy_with_upstream_cli(&network, "crud");
 
