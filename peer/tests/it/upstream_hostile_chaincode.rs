@@ -16,14 +16,12 @@ use std::time::Duration;
 
 use weft_interop_tests::fabric_config::CHANNEL_PROFILE;
 use weft_interop_tests::process::{clean_command, run_bounded};
-use weft_interop_tests::readiness::{accepts_connections, wait_until};
 use weft_interop_tests::{
-    CCAAS_VERSION, ChaincodeDefinition, HarnessError, NODE_START_TIMEOUT, Network, NodeCommand,
-    REFERENCE_VERSION, TOOL_TIMEOUT, TlsFiles, Topology, UpstreamToolchain,
-    chaincode_error_message,
+    CCAAS_VERSION, ChaincodeDefinition, HarnessError, Network, NodeCommand, REFERENCE_VERSION,
+    TOOL_TIMEOUT, TlsFiles, Topology, UpstreamToolchain, chaincode_error_message,
 };
 
-use crate::upstream_wasm_chaincode::wasm_packages;
+use crate::upstream_wasm_chaincode::{join, wasm_packages};
 
 const CHANNEL: &str = "hostilechannel";
 /// A second channel on the same peer, running `crud` too.
@@ -304,14 +302,7 @@ fn upstream_hostile_wasm_chaincode_fails_its_proposals_and_the_peer_keeps_servin
     let mut topology = Topology::new(CHANNEL, &toolchain).peer_org("Org1", 1);
     topology.peer_command = NodeCommand::new(env!("CARGO_BIN_EXE_peer"), &["node", "start"]);
     let network = Network::start(topology, &toolchain).unwrap_or_else(|e| panic!("{e}"));
-    // The harness waits for the orderer's gRPC and operations listeners; with a single fast
-    // peer, `osnadmin` could otherwise reach the admin listener before it is up.
-    let admin = network.orderers()[0].admin;
-    assert!(
-        wait_until(NODE_START_TIMEOUT, || accepts_connections(admin), || Ok(())).unwrap(),
-        "the orderer's admin endpoint {admin} did not listen"
-    );
-    network.join_channel().unwrap_or_else(|e| panic!("{e}"));
+    join(&network);
 
     let module = wat::parse_str(HOSTILE_WAT).unwrap();
     let dir = network.work_dir().join("hostile-package");
