@@ -120,13 +120,25 @@ impl ApplicationChaincodes {
         Ok(loaded)
     }
 
-    /// The installed packages this org runs for committed chaincodes of a channel, by name,
-    /// with the definition's sequence (what gossip advertises as the version).
-    pub fn installed_on_channel(
+    /// The installed package IDs.
+    pub fn installed_ids(&self) -> Result<Vec<String>, String> {
+        Ok(self
+            .packages
+            .list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| p.package_id)
+            .collect())
+    }
+
+    /// The chaincodes committed on a channel, and those of them this org approved and runs
+    /// from an installed package, by name with the definition's sequence (what gossip
+    /// advertises as the version).
+    pub fn channel_chaincodes(
         &self,
         committer: &Committer,
         channel_id: &str,
-    ) -> Result<Vec<(String, i64)>, String> {
+    ) -> Result<ChannelChaincodes, String> {
         let installed = self.packages.list().map_err(|e| e.to_string())?;
         let state = CommitterState::new(committer.clone(), channel_id);
         let names = committed_names(&state)?;
@@ -134,7 +146,7 @@ impl ApplicationChaincodes {
             LIFECYCLE_NAMESPACE,
             &format!("{IMPLICIT_COLLECTION_PREFIX}{}", self.local_msp_id),
         );
-        let mut found = Vec::new();
+        let mut found = ChannelChaincodes::default();
         for name in names {
             let mut public = |key: &str| {
                 state
@@ -150,15 +162,23 @@ impl ApplicationChaincodes {
             };
             let info = resolve::local_chaincode_info(&mut public, &mut hashes, &name, &installed)
                 .map_err(|e| e.to_string())?;
-            if let Some(info) = info
-                && info.approved
-                && info.package_id.is_some()
-            {
-                found.push((name, info.definition.sequence()));
+            let Some(info) = info else { continue };
+            let sequence = info.definition.sequence();
+            if info.approved && info.package_id.is_some() {
+                found.runnable.push((name.clone(), sequence));
             }
+            found.committed.push((name, sequence));
         }
         Ok(found)
     }
+}
+
+/// A channel's committed chaincodes, by name with their sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelChaincodes {
+    pub committed: Vec<(String, i64)>,
+    /// Those this org approved and has the package of.
+    pub runnable: Vec<(String, i64)>,
 }
 
 /// Names of the chaincodes committed in `_lifecycle` on a channel.

@@ -27,9 +27,8 @@ use weft_gateway::{
 use weft_msp::{IdentityDeserializer, SigningIdentity};
 use weft_policy::SignedData;
 
-use crate::chaincodes::{ApplicationChaincodes, committed_definition, committed_names};
+use crate::chaincodes::{ApplicationChaincodes, ChannelChaincodes, committed_definition};
 use crate::channels::ChannelManager;
-use crate::state::CommitterState;
 
 /// Block numbers a gateway subscriber may fall behind by; a lagging one re-reads the ledger.
 pub const COMMIT_NOTIFICATIONS_MAX: usize = 256;
@@ -58,6 +57,8 @@ pub struct GatewaySupport {
     local_msp: Arc<dyn IdentityDeserializer>,
     runtime: tokio::runtime::Handle,
     notifications: Mutex<HashMap<String, broadcast::Sender<u64>>>,
+    /// Each channel's chaincode lists (one entry per joined channel).
+    chaincode_lists: Mutex<HashMap<String, CachedLists>>,
     /// What anchor peers answered, by channel and anchor endpoint.
     learned: Mutex<HashMap<(String, String), PeerInfo>>,
 }
@@ -78,6 +79,7 @@ impl GatewaySupport {
             runtime,
             notifications: Mutex::new(HashMap::new()),
             learned: Mutex::new(HashMap::new()),
+            chaincode_lists: Mutex::new(HashMap::new()),
         }
     }
 
@@ -114,19 +116,7 @@ impl GatewaySupport {
             return Vec::new();
         };
         let height = peer_channel.height().unwrap_or_default();
-        let state = CommitterState::new(self.channels.committer().clone(), channel);
-        let committed: Vec<InstalledChaincode> = committed_names(&state)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|name| {
-                let definition =
-                    committed_definition(self.channels.committer(), channel, &name).ok()??;
-                Some(InstalledChaincode {
-                    name,
-                    version: definition.sequence().to_string(),
-                })
-            })
-            .collect();
+        let committed = advertised(&self.chaincode_lists(channel, height).committed);
         let bundle = peer_channel.bundle();
         other_anchor_peers(
             ChannelConfigSource::config(bundle.as_ref()),
@@ -147,6 +137,37 @@ impl GatewaySupport {
         .collect()
     }
 
+    /// The channel's chaincodes, read again only after a commit or an install.
+    fn chaincode_lists(&self, channel: &str, height: u64) -> ChannelChaincodes {
+        let installed = self.chaincodes.installed_ids().unwrap_or_default();
+        let mut cache = self
+            .chaincode_lists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = cache.get(channel)
+            && cached.height == height
+            && cached.installed == installed
+        {
+            return cached.lists.clone();
+        }
+        let lists = self
+            .chaincodes
+            .channel_chaincodes(self.channels.committer(), channel)
+            .unwrap_or_else(|e| {
+                tracing::warn!(%channel, error = %e, "cannot list the channel's chaincodes");
+                ChannelChaincodes::default()
+            });
+        cache.insert(
+            channel.to_owned(),
+            CachedLists {
+                height,
+                installed,
+                lists: lists.clone(),
+            },
+        );
+        lists
+    }
+
     fn local_peer(&self, channel: Option<&str>) -> PeerInfo {
         let (height, chaincodes) = match channel {
             Some(channel) => {
@@ -157,19 +178,7 @@ impl GatewaySupport {
                     .flatten()
                     .and_then(|c| c.height().ok())
                     .unwrap_or_default();
-                let chaincodes = self
-                    .chaincodes
-                    .installed_on_channel(self.channels.committer(), channel)
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(%channel, error = %e, "cannot list this peer's chaincodes");
-                        Vec::new()
-                    })
-                    .into_iter()
-                    .map(|(name, sequence)| InstalledChaincode {
-                        name,
-                        version: sequence.to_string(),
-                    })
-                    .collect();
+                let chaincodes = advertised(&self.chaincode_lists(channel, height).runnable);
                 (height, chaincodes)
             }
             None => (0, Vec::new()),
@@ -182,6 +191,24 @@ impl GatewaySupport {
             chaincodes,
         }
     }
+}
+
+/// Chaincodes as gossip advertises them: the definition's sequence as the version.
+fn advertised(chaincodes: &[(String, i64)]) -> Vec<InstalledChaincode> {
+    chaincodes
+        .iter()
+        .map(|(name, sequence)| InstalledChaincode {
+            name: name.clone(),
+            version: sequence.to_string(),
+        })
+        .collect()
+}
+
+/// A channel's chaincode lists as of a height and a set of installed packages.
+struct CachedLists {
+    height: u64,
+    installed: Vec<String>,
+    lists: ChannelChaincodes,
 }
 
 /// The anchor peers (MSP ID, `host:port`) of the application organizations other than
@@ -249,8 +276,9 @@ impl PeerSupport for GatewaySupport {
             return Vec::new();
         }
         let mut peers = vec![self.local_peer(Some(channel))];
+        let anchors = self.anchor_peers(channel);
         let learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
-        for anchor in self.anchor_peers(channel) {
+        for anchor in anchors {
             match learned.get(&(channel.to_owned(), anchor.endpoint.clone())) {
                 Some(answered) => peers.push(PeerInfo {
                     chaincodes: anchor.chaincodes,
