@@ -245,20 +245,25 @@ impl Network {
             let command = self.topology.command_for_peer(&node.name).clone();
             self.spawn(&node.name, &command, env, &node.data_dir, &node.log)?;
         }
-        let endpoints: Vec<(String, SocketAddr, SocketAddr)> = self
+        // An orderer is ready once its admin endpoint listens too: channel joins go there first.
+        let endpoints: Vec<(String, SocketAddr, SocketAddr, Option<SocketAddr>)> = self
             .orderers
             .iter()
-            .map(|o| (o.name.clone(), o.listen, o.operations))
+            .map(|o| (o.name.clone(), o.listen, o.operations, Some(o.admin)))
             .chain(
                 self.peers
                     .iter()
-                    .map(|p| (p.name.clone(), p.listen, p.operations)),
+                    .map(|p| (p.name.clone(), p.listen, p.operations, None)),
             )
             .collect();
-        for (name, listen, operations) in endpoints {
+        for (name, listen, operations, admin) in endpoints {
             self.wait_for_node(
                 &name,
-                || accepts_connections(listen) && healthz_ok(operations),
+                || {
+                    accepts_connections(listen)
+                        && healthz_ok(operations)
+                        && admin.is_none_or(accepts_connections)
+                },
                 "healthy",
             )?;
         }
