@@ -8,8 +8,12 @@
 //!   the channel config, failover, bounded backoff).
 //! - [`definitions`]: chaincode definitions from `_lifecycle` for the `weft-committer`
 //!   committer that verifies, validates and commits every channel's blocks.
-//! - [`node`]: start-up, the `protos.Endorser` and `protos.Deliver` services and the operations
-//!   endpoint.
+//! - [`node`]: start-up, the `protos.Endorser`, `protos.Deliver`, `gateway.Gateway` and
+//!   `discovery.Discovery` services and the operations endpoint.
+//! - [`chaincodes`]: application chaincodes, run as WASM (`weft-chaincode-runtime`) from the
+//!   installed package this org approved for a committed definition.
+//! - [`gateway_support`]: channels, ledgers, commit notifications, peers and the local endorser
+//!   as the Gateway and Discovery services (`weft-gateway`) need them.
 //! - [`proposal`]: the ACL checks of the peer's own services.
 //! - [`support`]: channels and chaincodes as the endorser (`weft-endorser`) needs them;
 //!   [`state`] gives simulations the committed state through the committer thread.
