@@ -1,8 +1,9 @@
 //! Start-up of the peer process (Fabric's `peer node start`): load core.yaml with `CORE_*`
 //! overrides, open the local MSP and the block store under `peer.fileSystemPath`, resume every
-//! joined channel's block puller, and serve `protos.Endorser` and `protos.Deliver` on
-//! `peer.listenAddress` plus the operations endpoint until SIGINT/SIGTERM. The `peer` binary
-//! only calls [`init_logging`] and [`run`].
+//! joined channel's block puller, and serve `protos.Endorser` and `protos.Deliver` (and, with
+//! `peer.gateway.enabled`, `gateway.Gateway` and `discovery.Discovery`) on `peer.listenAddress`
+//! plus the operations endpoint until SIGINT/SIGTERM. The `peer` binary only calls
+//! [`init_logging`], [`runtime`] and [`run`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
