@@ -79,6 +79,33 @@ impl ChannelSupport for EndorserChannel {
         )))
     }
 
+    /// Served from the committer's history database (Fabric's `GetHistoryForKey`: newest first).
+    fn history_for_key(
+        &self,
+        namespace: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<weft_chaincode_api::KeyModification>, String> {
+        let history = self
+            .committer
+            .history_for_key(self.channel.id(), namespace, key, limit)
+            .map_err(|e| e.to_string())?;
+        Ok(history
+            .into_iter()
+            .map(|m| {
+                let (timestamp_seconds, timestamp_nanos) =
+                    m.timestamp.map_or((0, 0), |t| (t.seconds, t.nanos));
+                weft_chaincode_api::KeyModification {
+                    tx_id: m.tx_id,
+                    value: m.value,
+                    timestamp_seconds,
+                    timestamp_nanos,
+                    is_delete: m.is_delete,
+                }
+            })
+            .collect())
+    }
+
     /// Implicit org collections (`_implicit_org_<MSP>`) exist for every chaincode and, as in
     /// Fabric, restrict neither reads nor writes to members; explicit collections need private
     /// data support Weft does not have yet.
