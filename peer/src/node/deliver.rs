@@ -52,7 +52,15 @@ impl DeliverKind {
     fn response(self, block: Block) -> DeliverResponse {
         let kind = match self {
             DeliverKind::Block => DeliverType::Block(block),
-            DeliverKind::Filtered => DeliverType::FilteredBlock(filtered_block(&block)),
+            // Fabric sends a BAD_REQUEST status in place of a block it cannot summarise and
+            // goes on with the next block.
+            DeliverKind::Filtered => match filtered_block(&block) {
+                Ok(filtered) => DeliverType::FilteredBlock(filtered),
+                Err(error) => {
+                    tracing::warn!(%error, "sending BAD_REQUEST in place of a filtered block");
+                    DeliverType::Status(Status::BadRequest as i32)
+                }
+            },
             // Private data dissemination needs gossip, which Weft does not run: the block comes
             // with no private data.
             DeliverKind::WithPrivateData => DeliverType::BlockAndPrivateData(BlockAndPrivateData {
@@ -250,10 +258,21 @@ async fn deliver_one(
     }
 }
 
+/// Why a block has no filtered view: a part Fabric requires to decode did not.
+#[derive(Debug, thiserror::Error)]
+#[error("block {block}, transaction {index}: the {part} cannot be decoded")]
+pub struct FilteredBlockError {
+    pub block: u64,
+    pub index: usize,
+    pub part: &'static str,
+}
+
 /// Fabric's filtered view of a block: per transaction its id, header type, validation code
-/// and, for endorser transactions, the chaincode events without payloads. Transactions whose
-/// envelope or header cannot be read are skipped, as Fabric skips them.
-pub fn filtered_block(block: &Block) -> FilteredBlock {
+/// and, for endorser transactions, the chaincode events without payloads. As Fabric's
+/// `toFilteredBlock`, a transaction whose envelope cannot be decoded or whose payload has no
+/// header is skipped, while an undecodable payload, channel header, endorser transaction,
+/// action payload, proposal response payload, chaincode action or event fails the whole block.
+pub fn filtered_block(block: &Block) -> Result<FilteredBlock, FilteredBlockError> {
     let number = block.header.as_ref().map_or(0, |h| h.number);
     let filter = block
         .metadata
@@ -277,25 +296,29 @@ pub fn filtered_block(block: &Block) -> FilteredBlock {
         let Ok(envelope) = Envelope::decode(envelope_bytes.as_slice()) else {
             continue;
         };
-        let Ok(payload) = fabric_protos::common::Payload::decode(envelope.payload.as_slice())
-        else {
-            continue;
+        let undecodable = |part| FilteredBlockError {
+            block: number,
+            index,
+            part,
         };
+        let payload = fabric_protos::common::Payload::decode(envelope.payload.as_slice())
+            .map_err(|_| undecodable("payload"))?;
         let Some(header) = payload.header else {
             continue;
         };
-        let Ok(channel_header) =
+        let channel_header =
             fabric_protos::common::ChannelHeader::decode(header.channel_header.as_slice())
-        else {
-            continue;
-        };
+                .map_err(|_| undecodable("channel header"))?;
         filtered.channel_id = channel_header.channel_id.clone();
         let code = filter
             .get(index)
             .map_or(TxValidationCode::NotValidated as i32, |c| i32::from(*c));
-        let data = (channel_header.r#type == HeaderType::EndorserTransaction as i32)
-            .then(|| filtered_actions(&payload.data))
-            .map(filtered_transaction::Data::TransactionActions);
+        let data = if channel_header.r#type == HeaderType::EndorserTransaction as i32 {
+            let actions = filtered_actions(&payload.data).map_err(undecodable)?;
+            Some(filtered_transaction::Data::TransactionActions(actions))
+        } else {
+            None
+        };
         filtered.filtered_transactions.push(FilteredTransaction {
             txid: channel_header.tx_id,
             r#type: channel_header.r#type,
@@ -303,24 +326,28 @@ pub fn filtered_block(block: &Block) -> FilteredBlock {
             data,
         });
     }
-    filtered
+    Ok(filtered)
 }
 
-fn filtered_actions(transaction_bytes: &[u8]) -> FilteredTransactionActions {
+/// The chaincode events of an endorser transaction; the error names the part that did not
+/// decode. An action without an endorsed action is skipped, as Fabric skips it.
+fn filtered_actions(transaction_bytes: &[u8]) -> Result<FilteredTransactionActions, &'static str> {
     let mut actions = FilteredTransactionActions::default();
-    let Ok(transaction) = Transaction::decode(transaction_bytes) else {
-        return actions;
-    };
+    let transaction = Transaction::decode(transaction_bytes).map_err(|_| "endorser transaction")?;
     for action in transaction.actions {
-        let event = ChaincodeActionPayload::decode(action.payload.as_slice())
-            .ok()
-            .and_then(|p| p.action)
-            .and_then(|a| {
-                ProposalResponsePayload::decode(a.proposal_response_payload.as_slice()).ok()
-            })
-            .and_then(|p| ChaincodeAction::decode(p.extension.as_slice()).ok())
-            .and_then(|a| ChaincodeEvent::decode(a.events.as_slice()).ok());
-        if let Some(event) = event.filter(|e| !e.chaincode_id.is_empty()) {
+        let payload = ChaincodeActionPayload::decode(action.payload.as_slice())
+            .map_err(|_| "chaincode action payload")?;
+        let Some(endorsed) = payload.action else {
+            continue;
+        };
+        let response =
+            ProposalResponsePayload::decode(endorsed.proposal_response_payload.as_slice())
+                .map_err(|_| "proposal response payload")?;
+        let chaincode_action = ChaincodeAction::decode(response.extension.as_slice())
+            .map_err(|_| "chaincode action")?;
+        let event = ChaincodeEvent::decode(chaincode_action.events.as_slice())
+            .map_err(|_| "chaincode event")?;
+        if !event.chaincode_id.is_empty() {
             actions.chaincode_actions.push(FilteredChaincodeAction {
                 chaincode_event: Some(ChaincodeEvent {
                     payload: Vec::new(),
@@ -329,7 +356,7 @@ fn filtered_actions(transaction_bytes: &[u8]) -> FilteredTransactionActions {
             });
         }
     }
-    actions
+    Ok(actions)
 }
 
 #[cfg(test)]
@@ -423,7 +450,7 @@ mod tests {
                 TxValidationCode::MvccReadConflict as u8,
             ],
         );
-        let filtered = filtered_block(&block);
+        let filtered = filtered_block(&block).unwrap();
         assert_eq!(filtered.number, 7);
         assert_eq!(filtered.channel_id, "ch");
         assert_eq!(filtered.filtered_transactions.len(), 2);
@@ -448,13 +475,50 @@ mod tests {
         assert!(config.data.is_none());
     }
 
+    // Mirrors Fabric's toFilteredBlock: an endorser transaction whose data is not a
+    // Transaction fails the block (the stream then gets BAD_REQUEST in its place), while a
+    // payload without a header is skipped.
+    #[test]
+    fn filtered_block_fails_on_an_undecodable_endorser_transaction() {
+        let headerless = Envelope {
+            payload: fabric_protos::common::Payload::default().encode_to_vec(),
+            signature: vec![1],
+        }
+        .encode_to_vec();
+        let skipped = block(
+            vec![headerless.clone()],
+            vec![TxValidationCode::Valid as u8],
+        );
+        assert!(
+            filtered_block(&skipped)
+                .unwrap()
+                .filtered_transactions
+                .is_empty()
+        );
+
+        let garbage = envelope("tx", HeaderType::EndorserTransaction, vec![0xff; 16]);
+        let failing = block(
+            vec![headerless, garbage],
+            vec![0, TxValidationCode::InvalidEndorserTransaction as u8],
+        );
+        let error = filtered_block(&failing).unwrap_err();
+        assert_eq!((error.block, error.index), (7, 1));
+        assert_eq!(error.part, "endorser transaction");
+
+        let response = DeliverKind::Filtered.response(failing);
+        assert_eq!(
+            response.r#type,
+            Some(DeliverType::Status(Status::BadRequest as i32))
+        );
+    }
+
     #[test]
     fn filtered_block_without_filter_reports_not_validated() {
         let block = block(
             vec![envelope("tx", HeaderType::EndorserTransaction, Vec::new())],
             Vec::new(),
         );
-        let filtered = filtered_block(&block);
+        let filtered = filtered_block(&block).unwrap();
         assert_eq!(
             filtered.filtered_transactions[0].tx_validation_code,
             TxValidationCode::NotValidated as i32
