@@ -32,11 +32,22 @@ use weft_interop_tests::{
 };
 use weft_protoutil::{Invocation, signed_transaction};
 
-use crate::support::{CHANNEL, GO_PEER, WEFT_PEER};
+use std::time::Duration;
+
+use fabric_protos::orderer::SeekInfo;
+use fabric_protos::orderer::seek_info::SeekBehavior;
+use fabric_protos::peer::deliver_client::DeliverClient;
+use fabric_protos::peer::deliver_response::Type as DeliverType;
+
+use crate::support::{
+    CHANNEL, GO_PEER, WEFT_PEER, connect_peer, seek_envelope, signer_from, specified,
+};
 
 const ORG2_PEER: &str = "peer0.org2.example.com";
 /// The orderer's batch timeout: envelopes broadcast back to back land in one block.
 const BATCH_TIMEOUT_MS: u64 = 1500;
+/// Most responses read from one DeliverFiltered stream.
+const MAX_RESPONSES: usize = 16;
 
 /// The clients the scenario drives: Org1's admin endorses through the Go peers and orders.
 struct Clients {
@@ -159,6 +170,23 @@ fn tamper(signature: &mut [u8]) {
     signature[6] ^= 0x01;
 }
 
+/// `envelope` with its channel header and data edited and the payload signed again by the
+/// creator, so that the orderer's Writers check passes; returns it with its (new) tx id.
+fn resigned(
+    clients: &Clients,
+    envelope: &Envelope,
+    edit: impl FnOnce(&mut ChannelHeader, &mut Vec<u8>),
+) -> (Envelope, String) {
+    let mut payload = Payload::decode(envelope.payload.as_slice()).unwrap();
+    let header = payload.header.as_mut().unwrap();
+    let mut channel_header = ChannelHeader::decode(header.channel_header.as_slice()).unwrap();
+    edit(&mut channel_header, &mut payload.data);
+    header.channel_header = channel_header.encode_to_vec();
+    let payload = payload.encode_to_vec();
+    let signature = clients.signer.sign(&payload).unwrap();
+    (Envelope { payload, signature }, channel_header.tx_id)
+}
+
 /// The transactions the scenario ordered, with the code Fabric must give each occurrence.
 #[derive(Default)]
 struct Expected {
@@ -167,6 +195,8 @@ struct Expected {
     /// Transactions ordered back to back that must share one block, so that the checks
     /// against earlier transactions of the same block run (every occurrence of each id).
     together: Vec<Vec<String>>,
+    /// The channel height once everything ordered has committed.
+    height: u64,
 }
 
 impl Expected {
@@ -320,12 +350,107 @@ async fn run_scenario(clients: &Clients) -> Expected {
     clients.orderer.broadcast(envelope).await.unwrap();
     expected.push(&garbled_id, TxValidationCode::EndorsementPolicyFailure);
 
+    // Structural checks, before any endorsement is looked at; the orderer does not make them.
+    // A tx id that is not the hash of nonce and creator: BAD_PROPOSAL_TXID.
+    let (envelope, _) = endorsed(
+        clients,
+        &["CreateAsset", "asset11", "navy", "2", "Pat", "2"],
+    )
+    .await;
+    let (envelope, forged_id) = resigned(clients, &envelope, |header, _| {
+        header.tx_id = "0".repeat(64);
+    });
+    assert_eq!(
+        order(clients, envelope, &forged_id, 0).await.0,
+        "BAD_PROPOSAL_TXID"
+    );
+    expected.push(&forged_id, TxValidationCode::BadProposalTxid);
+
+    // A header type Fabric does not know: BAD_COMMON_HEADER.
+    let (envelope, _) = endorsed(
+        clients,
+        &["CreateAsset", "asset12", "lime", "2", "Rob", "2"],
+    )
+    .await;
+    let (envelope, unknown_type_id) = resigned(clients, &envelope, |header, _| {
+        header.r#type = 42;
+    });
+    assert_eq!(
+        order(clients, envelope, &unknown_type_id, 0).await.0,
+        "BAD_COMMON_HEADER"
+    );
+    expected.push(&unknown_type_id, TxValidationCode::BadCommonHeader);
+
     // A last valid transaction: once it committed, everything before it has.
     let (envelope, last_id) =
         endorsed(clients, &["CreateAsset", "asset9", "teal", "2", "Ned", "2"]).await;
-    assert_eq!(order(clients, envelope, &last_id, 0).await.0, "VALID");
+    let (code, last_block) = order(clients, envelope, &last_id, 0).await;
+    assert_eq!(code, "VALID");
     expected.push(&last_id, valid);
+
+    // An endorser transaction whose data is not a Transaction: INVALID_ENDORSER_TRANSACTION.
+    // Last, because the Go peer's DeliverFiltered cannot summarise its block: the stream ends
+    // with BAD_REQUEST there, and the Weft peer must answer alike.
+    let (envelope, _) = endorsed(
+        clients,
+        &["CreateAsset", "asset13", "plum", "2", "Sue", "2"],
+    )
+    .await;
+    let (envelope, garbage_id) = resigned(clients, &envelope, |_, data| {
+        *data = vec![0xff; 16];
+    });
+    clients.orderer.broadcast(envelope).await.unwrap();
+    expected.push(&garbage_id, TxValidationCode::InvalidEndorserTransaction);
+    expected.height = last_block + 2;
     expected
+}
+
+/// What DeliverFiltered sends `peer` for blocks `first..=last`: one line per response.
+async fn filtered_responses(network: &Network, peer: &str, first: u64, last: u64) -> Vec<String> {
+    let admin = network.admin_of("Org1MSP").unwrap();
+    let signer = signer_from(&admin.msp_dir(), "Org1MSP");
+    let seek = SeekInfo {
+        start: specified(first),
+        stop: specified(last),
+        behavior: SeekBehavior::BlockUntilReady as i32,
+        ..Default::default()
+    };
+    let envelope = seek_envelope(signer.as_ref(), CHANNEL, &seek, Duration::ZERO);
+    let mut client = DeliverClient::new(connect_peer(network, peer).await);
+    let mut stream = client
+        .deliver_filtered(futures::stream::iter([envelope]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut lines = Vec::new();
+    let collect = async {
+        while let Some(response) = stream.message().await.unwrap() {
+            match response.r#type {
+                Some(DeliverType::FilteredBlock(block)) => {
+                    let codes: Vec<i32> = block
+                        .filtered_transactions
+                        .iter()
+                        .map(|t| t.tx_validation_code)
+                        .collect();
+                    lines.push(format!("block {} codes {codes:?}", block.number));
+                }
+                Some(DeliverType::Status(status)) => {
+                    lines.push(format!("status {status}"));
+                    if status == Status::Success as i32 {
+                        break;
+                    }
+                }
+                other => lines.push(format!("unexpected {other:?}")),
+            }
+            if lines.len() >= MAX_RESPONSES {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), collect)
+        .await
+        .unwrap_or_else(|_| panic!("{peer}: DeliverFiltered answered {lines:?} and then nothing"));
+    lines
 }
 
 fn metadata(block: &Block, index: BlockMetadataIndex) -> Vec<u8> {
@@ -397,10 +522,11 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
     let clients = runtime.block_on(connect(&network));
     let expected = runtime.block_on(run_scenario(&clients));
 
-    let height = network.channel_height(GO_PEER).unwrap();
-    network.wait_for_height(WEFT_PEER, height).unwrap();
-    network.wait_for_height(ORG2_PEER, height).unwrap();
-    assert_eq!(network.channel_height(WEFT_PEER).unwrap(), height);
+    let height = expected.height;
+    for peer in [GO_PEER, WEFT_PEER, ORG2_PEER] {
+        network.wait_for_height(peer, height).unwrap();
+        assert_eq!(network.channel_height(peer).unwrap(), height, "{peer}");
+    }
 
     let mut seen: Vec<(String, TxValidationCode)> = Vec::new();
     let mut blocks_of: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -451,6 +577,22 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
     };
     assert_eq!(names(&ordered), names(&expected.codes));
     eprintln!("validation codes seen: {:?}", names(&seen));
+    // Fabric's DeliverFiltered cannot summarise the block holding the transaction whose data is
+    // not a Transaction: it sends BAD_REQUEST in its place and goes on.
+    let (go, weft) = runtime.block_on(async {
+        (
+            filtered_responses(&network, GO_PEER, height - 2, height - 1).await,
+            filtered_responses(&network, WEFT_PEER, height - 2, height - 1).await,
+        )
+    });
+    eprintln!("DeliverFiltered over the last two blocks: {go:?}");
+    assert_eq!(go.len(), 3, "{go:?}");
+    assert_eq!(go[1], format!("status {}", Status::BadRequest as i32));
+    assert_eq!(
+        weft, go,
+        "DeliverFiltered over the last two blocks: Weft vs Go"
+    );
+
     let short_blocks: BTreeMap<&str, &Vec<u64>> = blocks_of
         .iter()
         .map(|(id, b)| (&id[..8.min(id.len())], b))
