@@ -115,6 +115,15 @@ fn outcome(result: &Result<ProposalResponse, Status>) -> Outcome {
         remove,
     };
     match result {
+        // The local endorser refuses a proposal before simulation with FAILED_PRECONDITION (as
+        // Fabric's in-process endorser returns an error next to its response): final, no retry.
+        // Remote peers only ever fail with transport errors, which are retried elsewhere.
+        Err(status) if status.code() == Code::FailedPrecondition => ok(
+            Code::FailedPrecondition,
+            status.message().to_owned(),
+            false,
+            false,
+        ),
         Err(status) => ok(Code::Unavailable, status.message().to_owned(), true, true),
         Ok(pr) => {
             let (status, message) = pr
@@ -171,10 +180,22 @@ impl Inner {
         }
     }
 
+    /// Fabric's gateway first connects to the channel's peers and fails with UNAVAILABLE when the
+    /// peer has no configuration for the channel.
+    fn require_channel(&self, channel: &str) -> Result<(), Status> {
+        match self.support.channel_config(channel) {
+            Some(_) => Ok(()),
+            None => Err(Status::unavailable(format!(
+                "failed to get config for channel [{channel}]: could not get last config for channel {channel}"
+            ))),
+        }
+    }
+
     async fn evaluate(&self, request: EvaluateRequest) -> Result<EvaluateResponse, Status> {
         let info = parse(request.proposed_transaction.as_ref()).map_err(|e| {
             Status::invalid_argument(format!("failed to unpack transaction proposal: {e}"))
         })?;
+        self.require_channel(&info.channel)?;
         let signed = request.proposed_transaction.unwrap_or_default();
         let mut targets = request.target_organizations;
         let mut protected = false;
@@ -354,6 +375,7 @@ impl Inner {
             ));
         }
         let info = parse(Some(&signed)).map_err(Status::invalid_argument)?;
+        self.require_channel(&info.channel)?;
         let plan = if request.endorsing_organizations.is_empty() {
             within(
                 deadline,
