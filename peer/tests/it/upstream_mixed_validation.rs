@@ -606,6 +606,25 @@ fn upstream_weft_peer_validates_every_outcome_like_the_go_peers() {
         );
     }
 
+    // The chain as `peer channel getinfo` (qscc GetChainInfo) and the _lifecycle state as
+    // `querycommitted` report them.
+    let getinfo = |peer: &str| {
+        let output = network
+            .peer_cli(peer, &["channel", "getinfo", "-c", CHANNEL])
+            .unwrap_or_else(|e| panic!("{e}"));
+        output.stdout[output.stdout.find('{').unwrap()..]
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(getinfo(WEFT_PEER), getinfo(GO_PEER), "peer channel getinfo");
+    let committed = |peer: &str| network.committed_chaincode(peer, "basic").unwrap();
+    assert!(committed(GO_PEER).is_some());
+    assert_eq!(
+        committed(WEFT_PEER),
+        committed(GO_PEER),
+        "querycommitted basic"
+    );
+
     // qscc answers the same on both peers for every transaction, with the code the block
     // gave it (for a duplicated id: the code of its first, valid, occurrence on both).
     let mut first_code: BTreeMap<&str, TxValidationCode> = BTreeMap::new();
