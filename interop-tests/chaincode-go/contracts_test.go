@@ -99,6 +99,29 @@ func TestCrudRecordLifecycle(t *testing.T) {
 	expectOK(t, s.call(t, crudInvoke, "Exists", "k1"), "false")
 }
 
+// Each successful write names itself in the chaincode event; reads and
+// failed writes leave none.
+func TestCrudWritesSetEvents(t *testing.T) {
+	s := newMemStub()
+	steps := []struct {
+		args  []string
+		event string
+	}{
+		{[]string{"Create", "k1", `{}`}, "Created:k1"},
+		{[]string{"Read", "k1"}, ""},
+		{[]string{"Update", "k1", `1`}, "Updated:k1"},
+		{[]string{"Create", "k1", `1`}, ""},
+		{[]string{"Delete", "k1"}, "Deleted:k1"},
+		{[]string{"Delete", "k1"}, ""},
+	}
+	for _, step := range steps {
+		s.call(t, crudInvoke, step.args...)
+		if s.event != step.event {
+			t.Errorf("%v: event %q, want %q", step.args, s.event, step.event)
+		}
+	}
+}
+
 func TestCrudErrorsMatchTheRustContract(t *testing.T) {
 	s := newMemStub()
 	expectOK(t, s.call(t, crudInvoke, "Create", "k", `{}`), "")

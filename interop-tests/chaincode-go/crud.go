@@ -120,6 +120,18 @@ func writeRecord(stub shim.ChaincodeStubInterface, key, value string, mustExist 
 	if err := stub.PutState(key, []byte(value)); err != nil {
 		return fmt.Errorf("failed to write the record %s: %v", key, err)
 	}
+	name := "Created"
+	if mustExist {
+		name = "Updated"
+	}
+	return announce(stub, name, key)
+}
+
+// announce sets the chaincode event naming a write; its payload is the record key.
+func announce(stub shim.ChaincodeStubInterface, name, key string) error {
+	if err := stub.SetEvent(name, []byte(key)); err != nil {
+		return fmt.Errorf("failed to set the %s event of record %s: %v", name, key, err)
+	}
 	return nil
 }
 
@@ -148,7 +160,7 @@ func deleteRecord(stub shim.ChaincodeStubInterface, key string) error {
 	if err := stub.DelState(key); err != nil {
 		return fmt.Errorf("failed to delete the record %s: %v", key, err)
 	}
-	return nil
+	return announce(stub, "Deleted", key)
 }
 
 func pageSize(text string) (int32, error) {

@@ -11,7 +11,9 @@ package main
 // The world state is deliberately plain: keys in byte order, a range is
 // [start, end) with an empty end meaning unbounded, a page's bookmark is the
 // next key, history is newest first, and a call's writes are kept only if it
-// succeeds (as an endorsed and committed transaction's would be).
+// succeeds (as an endorsed and committed transaction's would be). A call's
+// chaincode event is reported as "name:payload" when it succeeds (empty
+// otherwise: a failed call's simulation, event included, is discarded).
 
 import (
 	"encoding/json"
@@ -54,6 +56,7 @@ type replayAnswer struct {
 	Status  int32  `json:"status"`
 	Message string `json:"message"`
 	Payload string `json:"payload"`
+	Event   string `json:"event"`
 }
 
 func replay(invoke func(shim.ChaincodeStubInterface) *peer.Response, in io.Reader, out io.Writer) error {
@@ -75,7 +78,7 @@ func replay(invoke func(shim.ChaincodeStubInterface) *peer.Response, in io.Reade
 	answers := make([]replayAnswer, 0, len(calls))
 	for i, call := range calls {
 		r := world.invoke(invoke, i, call)
-		answers = append(answers, replayAnswer{Status: r.Status, Message: r.Message, Payload: string(r.Payload)})
+		answers = append(answers, replayAnswer{Status: r.Status, Message: r.Message, Payload: string(r.Payload), Event: world.event})
 	}
 	encoder := json.NewEncoder(out)
 	encoder.SetEscapeHTML(false)
@@ -95,6 +98,11 @@ type memStub struct {
 	pending map[string][]byte
 	// calls counts the calls a unit test made, as transaction numbers.
 	calls int
+	// event is the last call's chaincode event as "name:payload", empty if
+	// it set none or failed.
+	event string
+	// pendingEvent is the event the running call set (the last one wins).
+	pendingEvent *peer.ChaincodeEvent
 }
 
 func newMemStub() *memStub {
@@ -110,11 +118,17 @@ func (s *memStub) invoke(invoke func(shim.ChaincodeStubInterface) *peer.Response
 	s.txID = fmt.Sprintf("tx%d", n)
 	s.seconds = replayEpochSeconds + int64(n)
 	s.pending = map[string][]byte{}
+	s.pendingEvent = nil
+	s.event = ""
 	r := invoke(s)
 	if r.Status < shim.ERRORTHRESHOLD {
 		s.commit()
+		if s.pendingEvent != nil {
+			s.event = s.pendingEvent.EventName + ":" + string(s.pendingEvent.Payload)
+		}
 	}
 	s.pending = nil
+	s.pendingEvent = nil
 	return r
 }
 
@@ -152,6 +166,15 @@ func (s *memStub) PutState(key string, value []byte) error {
 
 func (s *memStub) DelState(key string) error {
 	s.pending[key] = nil
+	return nil
+}
+
+// SetEvent keeps the call's event; like the shim, an empty name is refused.
+func (s *memStub) SetEvent(name string, payload []byte) error {
+	if name == "" {
+		return fmt.Errorf("event name can not be empty string")
+	}
+	s.pendingEvent = &peer.ChaincodeEvent{EventName: name, Payload: append([]byte{}, payload...)}
 	return nil
 }
 

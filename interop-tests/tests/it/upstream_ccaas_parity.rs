@@ -76,6 +76,8 @@ struct Answer {
     status: i32,
     message: String,
     payload: String,
+    /// The chaincode event of a successful call as `name:payload`, else empty.
+    event: String,
 }
 
 /// Runs `calls` through the WASM contract in Weft's runtime.
@@ -96,6 +98,7 @@ fn run_wasm(contract: ContractKind, calls: &[Vec<Arg>]) -> Vec<Answer> {
                 status: response.status,
                 message: response.message,
                 payload: String::from_utf8_lossy(&response.payload).into_owned(),
+                event: std::mem::take(&mut world.event),
             }
         })
         .collect()
@@ -148,6 +151,10 @@ fn assert_same_answers(contract: ContractKind, calls: &[Vec<Arg>]) {
     // The corpus must exercise both outcomes, or the comparison proves little.
     assert!(wasm.iter().any(|a| a.status == 200));
     assert!(wasm.iter().any(|a| a.status == 500));
+    if matches!(contract, ContractKind::Crud) {
+        // The crud contract's writes set events, so they are compared too.
+        assert!(wasm.iter().any(|a| !a.event.is_empty()));
+    }
 }
 
 fn calls(list: &[&[&str]]) -> Vec<Vec<Arg>> {
@@ -388,6 +395,10 @@ struct World {
     /// This call's writes (None: delete), kept only if it succeeds.
     pending: BTreeMap<String, Option<Vec<u8>>>,
     transient: BTreeMap<String, Vec<u8>>,
+    /// The event this call set (the last one wins), as (name, payload).
+    pending_event: Option<(String, Vec<u8>)>,
+    /// The last call's event as `name:payload` if it succeeded, else empty.
+    event: String,
 }
 
 impl World {
@@ -396,7 +407,12 @@ impl World {
         self.tx_id = format!("tx{n}");
         self.seconds = REPLAY_EPOCH_SECONDS + i64::try_from(n).unwrap();
         self.pending.clear();
+        self.pending_event = None;
+        self.event.clear();
         let response = chaincode.invoke(self);
+        if let (false, Some((name, payload))) = (response.is_error(), self.pending_event.take()) {
+            self.event = format!("{name}:{}", String::from_utf8_lossy(&payload));
+        }
         if !response.is_error() {
             for (key, value) in std::mem::take(&mut self.pending) {
                 let change = KeyModification {
@@ -531,8 +547,9 @@ impl ChaincodeStub for World {
     ) -> Result<(), StubError> {
         Self::unsupported("private data")
     }
-    fn set_event(&mut self, _: &str, _: &[u8]) -> Result<(), StubError> {
-        Self::unsupported("events")
+    fn set_event(&mut self, name: &str, payload: &[u8]) -> Result<(), StubError> {
+        self.pending_event = Some((name.to_owned(), payload.to_vec()));
+        Ok(())
     }
     fn invoke_chaincode(&mut self, _: &str, _: &[Vec<u8>], _: &str) -> Result<Response, StubError> {
         Self::unsupported("chaincode-to-chaincode calls")

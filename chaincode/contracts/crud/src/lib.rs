@@ -12,6 +12,10 @@
 //!
 //! Listing answers `{"records":[{"key":..,"value":<document>}],"fetchedRecordsCount":n,
 //! "bookmark":".."}`; pass the bookmark back for the next page, an empty bookmark means the end.
+//!
+//! Every successful write sets the transaction's chaincode event: `Created`, `Updated` or
+//! `Deleted`, its payload the record key, so clients can follow changes with
+//! `getChaincodeEvents` instead of polling.
 
 use weft_chaincode_sdk::json::{write_string, Json};
 use weft_chaincode_sdk::{chaincode, KeyValue, Response, Stub, MAX_UNICODE_RUNE};
@@ -93,6 +97,7 @@ fn write(stub: &mut Stub, key: &str, value: &str, must_exist: bool) -> TxResult 
     }
     stub.put_state(key, value.as_bytes())
         .map_err(|e| format!("failed to write the record {}: {}", key, e))?;
+    announce(stub, if must_exist { "Updated" } else { "Created" }, key)?;
     Ok(Vec::new())
 }
 
@@ -113,7 +118,14 @@ fn delete(stub: &mut Stub, key: &str) -> TxResult {
     }
     stub.del_state(key)
         .map_err(|e| format!("failed to delete the record {}: {}", key, e))?;
+    announce(stub, "Deleted", key)?;
     Ok(Vec::new())
+}
+
+/// Sets the chaincode event naming a write; its payload is the record key.
+fn announce(stub: &mut Stub, name: &str, key: &str) -> Result<(), String> {
+    stub.set_event(name, key.as_bytes())
+        .map_err(|e| format!("failed to set the {} event of record {}: {}", name, key, e))
 }
 
 fn page_size(text: &str) -> Result<u32, String> {
