@@ -1,6 +1,9 @@
 //! The one-command local network (`scripts/network`, the README's first command) driven by an
 //! unchanged @hyperledger/fabric-gateway client written the way Fabric's asset-transfer tutorial
-//! writes one: Weft orderer and peers only, `basic` deployed as WASM chaincode.
+//! writes one: Weft orderer and peers only, `basic` deployed as WASM chaincode. A third client,
+//! written like Fabric's chaincode-events tutorial app, follows the `crud` contract's
+//! Created/Updated/Deleted events live, replays them from a start block and resumes from a
+//! checkpoint.
 //!
 //! The network uses the test network's fixed ports (7050, 7051, 7053, 9051), so this test must not
 //! run next to another user of those ports; the interop tier runs tests one at a time.
@@ -120,7 +123,11 @@ fn tutorial_gateway_client_runs_against_the_local_network() {
         "{info}"
     );
 
-    for script in ["asset-transfer-basic.js", "fabric-network-basic.js"] {
+    for script in [
+        "asset-transfer-basic.js",
+        "fabric-network-basic.js",
+        "chaincode-events.js",
+    ] {
         let app = Command::new("node")
             .arg(repo_root().join("interop-tests/node").join(script))
             .env("NODE_PATH", node_modules())
