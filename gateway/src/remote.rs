@@ -74,44 +74,85 @@ pub fn go_rpc_error(status: &tonic::Status) -> String {
     format!("rpc error: code = {code} desc = {}", status.message())
 }
 
-fn rewrap(status: tonic::Status) -> tonic::Status {
-    tonic::Status::new(status.code(), go_rpc_error(&status))
+/// Go's rendering of a failed call to `address`. A refused connection reads as grpc-go's dial
+/// failure (Fabric's gateway reports that text in ErrorDetail when a peer or orderer is down);
+/// Go names the resolved address, this names the one dialled.
+fn go_rpc_error_at(status: &tonic::Status, address: &str) -> String {
+    if connection_refused(status) {
+        return format!(
+            "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial tcp {address}: connect: connection refused\""
+        );
+    }
+    go_rpc_error(status)
 }
 
-struct RemoteEndorser(EndorserClient<Channel>);
+/// Whether the call failed because nothing listens at the address (an I/O error of kind
+/// `ConnectionRefused` somewhere in the error's source chain, which is bounded by its length).
+fn connection_refused(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+fn rewrap(status: tonic::Status, address: &str) -> tonic::Status {
+    tonic::Status::new(status.code(), go_rpc_error_at(&status, address))
+}
+
+struct RemoteEndorser {
+    client: EndorserClient<Channel>,
+    /// Where the client dials, for error messages.
+    address: String,
+}
 
 impl Endorser for RemoteEndorser {
     fn process_proposal(
         &self,
         proposal: SignedProposal,
     ) -> BoxFuture<'static, Result<ProposalResponse, tonic::Status>> {
-        let mut client = self.0.clone();
+        let mut client = self.client.clone();
+        let address = self.address.clone();
         Box::pin(async move {
             client
                 .process_proposal(proposal)
                 .await
                 .map(tonic::Response::into_inner)
-                .map_err(rewrap)
+                .map_err(|status| rewrap(status, &address))
         })
     }
 }
 
-struct RemoteOrderer(AtomicBroadcastClient<Channel>);
+struct RemoteOrderer {
+    client: AtomicBroadcastClient<Channel>,
+    /// Where the client dials, for error messages.
+    address: String,
+}
 
 impl Orderer for RemoteOrderer {
     fn broadcast(
         &self,
         envelope: Envelope,
     ) -> BoxFuture<'static, Result<BroadcastResponse, tonic::Status>> {
-        let mut client = self.0.clone();
+        let mut client = self.client.clone();
+        let address = self.address.clone();
         Box::pin(async move {
             let request = tokio_stream::once(envelope);
             let mut responses = client
                 .broadcast(request)
                 .await
-                .map_err(rewrap)?
+                .map_err(|status| rewrap(status, &address))?
                 .into_inner();
-            match responses.message().await.map_err(rewrap)? {
+            match responses
+                .message()
+                .await
+                .map_err(|status| rewrap(status, &address))?
+            {
                 Some(response) => Ok(response),
                 None => Err(tonic::Status::unavailable(
                     "rpc error: code = Unavailable desc = orderer closed the stream without a response",
@@ -128,9 +169,10 @@ impl Connector for TonicConnector {
         tls_root_certs: &[Vec<u8>],
     ) -> Result<Arc<dyn Endorser>, GatewayError> {
         let channel = self.channel(address, tls_root_certs)?;
-        Ok(Arc::new(RemoteEndorser(
-            EndorserClient::new(channel).with_fabric_message_limits(),
-        )))
+        Ok(Arc::new(RemoteEndorser {
+            client: EndorserClient::new(channel).with_fabric_message_limits(),
+            address: address.to_owned(),
+        }))
     }
 
     fn orderer(
@@ -138,12 +180,72 @@ impl Connector for TonicConnector {
         address: &str,
         tls_root_certs: &[Vec<u8>],
     ) -> Result<Arc<dyn Orderer>, GatewayError> {
+        let dialled = match self.orderer_overrides.get(address) {
+            Some(o) => o.address.as_str(),
+            None => address,
+        };
         let channel = match self.orderer_overrides.get(address) {
             Some(o) => self.channel(&o.address, &o.ca_certs_pem)?,
             None => self.channel(address, tls_root_certs)?,
         };
-        Ok(Arc::new(RemoteOrderer(
-            AtomicBroadcastClient::new(channel).with_fabric_message_limits(),
-        )))
+        Ok(Arc::new(RemoteOrderer {
+            client: AtomicBroadcastClient::new(channel).with_fabric_message_limits(),
+            address: dialled.to_owned(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A free local address nothing listens on (the listener is closed again).
+    fn closed_address() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        address
+    }
+
+    // Fabric's gateway puts grpc-go's dial failure in the ErrorDetail of a peer that is down
+    // (seen from the Go SDK against a 2.5.9 network whose Org2 peer was stopped).
+    #[tokio::test]
+    async fn a_refused_endorser_reads_as_grpc_go_dial_failure() {
+        let address = closed_address();
+        let endorser = TonicConnector::default().endorser(&address, &[]).unwrap();
+        let status = endorser
+            .process_proposal(SignedProposal::default())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            format!(
+                "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial tcp {address}: connect: connection refused\""
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_orderer_reads_as_grpc_go_dial_failure() {
+        let address = closed_address();
+        let orderer = TonicConnector::default().orderer(&address, &[]).unwrap();
+        let status = orderer.broadcast(Envelope::default()).await.unwrap_err();
+        assert!(
+            status.message().ends_with(&format!(
+                "dial tcp {address}: connect: connection refused\""
+            )),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn other_failures_keep_their_own_text() {
+        let status = tonic::Status::unavailable("endorser is shutting down");
+        assert_eq!(
+            go_rpc_error_at(&status, "127.0.0.1:1"),
+            "rpc error: code = Unavailable desc = endorser is shutting down"
+        );
     }
 }
