@@ -3,7 +3,9 @@
 // and then the failing requests users commonly hit, and prints one JSON document describing what
 // the SDK reported for each, so a test can compare a Weft network with an upstream one.
 //
-// Flags name the peer endpoint and the org's crypto folder (test-network layout).
+// Flags name the peer endpoint and the org's crypto folder (test-network layout). With
+// -case=peerDown it instead submits one CreateAsset and reports only that outcome, as "peerDown":
+// the test runs it after stopping another org's peer, whose endorsement the policy needs.
 package main
 
 import (
@@ -45,7 +47,11 @@ func main() {
 	mspID := flag.String("msp", "Org1MSP", "MSP ID of the user")
 	channel := flag.String("channel", "mychannel", "channel")
 	chaincode := flag.String("chaincode", "basic", "chaincode name")
+	only := flag.String("case", "", "run just this case (peerDown) instead of the full run")
 	flag.Parse()
+	if *only != "" && *only != "peerDown" {
+		fail(fmt.Errorf("unknown case %q; the only single case is peerDown", *only))
+	}
 
 	domain := filepath.Base(*orgDir)
 	userMSP := filepath.Join(*orgDir, "users", "User1@"+domain, "msp")
@@ -57,6 +63,13 @@ func main() {
 	gw := must(connect(conn, *mspID, firstFile(filepath.Join(userMSP, "signcerts")), firstFile(filepath.Join(userMSP, "keystore"))))
 	contract := gw.GetNetwork(*channel).GetContract(*chaincode)
 	assetID := fmt.Sprintf("goasset%d", time.Now().UnixNano())
+
+	if *only == "peerDown" {
+		results["peerDown"] = outcome(contract.SubmitTransaction("CreateAsset", assetID, "red", "3", "Lin", "500"))
+		gw.Close()
+		printResults(results)
+		return
+	}
 
 	results["create"] = outcome(contract.SubmitTransaction("CreateAsset", assetID, "red", "3", "Lin", "500"))
 	results["read"] = outcome(contract.EvaluateTransaction("ReadAsset", assetID))
@@ -75,7 +88,10 @@ func main() {
 	results["unauthorizedEvaluate"] = outcome(stranger.GetNetwork(*channel).GetContract(*chaincode).EvaluateTransaction("ReadAsset", assetID))
 	results["unauthorizedSubmit"] = outcome(stranger.GetNetwork(*channel).GetContract(*chaincode).SubmitTransaction("CreateAsset", assetID+"x", "red", "3", "Lin", "500"))
 	stranger.Close()
+	printResults(results)
+}
 
+func printResults(results map[string]Outcome) {
 	out, _ := json.MarshalIndent(results, "", "  ")
 	fmt.Println(string(out))
 }

@@ -5,6 +5,10 @@
 //! chaincode-as-a-service and against the same network made of Weft nodes running `basic` as
 //! WASM. The SDK must report the same error types, gRPC codes, messages, per-org error details
 //! and commit codes from both.
+//!
+//! Then, on each network, Org2's peer is stopped and one more submit must fail the same way: the
+//! basic contract's endorsement policy needs Org2, so Fabric's gateway reports the endorsement
+//! it could not collect (issue 7's "peer down during endorsement").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,6 +91,28 @@ fn run_client(client: &Path, network: &Network) -> BTreeMap<String, Value> {
     panic!("the Go gateway client never got through:\n{last}");
 }
 
+/// Stops Org2's peer and runs the client's single `peerDown` submit once (a retry would meet a
+/// gateway that has already dropped the failed peer, a different case).
+fn run_peer_down(client: &Path, network: &mut Network) -> Value {
+    network.stop_node("peer0.org2.example.com").unwrap();
+    let peer = network.peer("peer0.org1.example.com").unwrap();
+    let org_dir = peer.crypto_dir.parent().unwrap().parent().unwrap();
+    let out = Command::new(client)
+        .arg(format!("-peer=127.0.0.1:{}", peer.listen.port()))
+        .arg(format!("-org={}", org_dir.display()))
+        .arg(format!("-channel={}", network.channel()))
+        .arg("-case=peerDown")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Go gateway client failed to run the peerDown case:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut results: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    results.remove("peerDown").unwrap()
+}
+
 /// The parts of an outcome that must agree: everything but payloads that name the network
 /// (endpoints) or the transaction.
 fn comparable(outcome: &Value) -> Value {
@@ -151,10 +177,16 @@ fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
     let client = build_go_client(work.path());
     let toolchain = UpstreamToolchain::locate("2.5.9").unwrap();
 
-    let upstream = {
-        let network = network(&toolchain, None);
-        run_client(&client, &network)
+    let (upstream, upstream_peer_down) = {
+        let mut network = network(&toolchain, None);
+        let results = run_client(&client, &network);
+        (results, run_peer_down(&client, &mut network))
     };
+    assert_eq!(
+        upstream_peer_down["ok"],
+        Value::Bool(false),
+        "a submit needing a stopped peer should fail on upstream: {upstream_peer_down}"
+    );
     // The client's own checks of the upstream answers: the failing cases do fail.
     for case in [
         "unknownFunction",
@@ -180,9 +212,10 @@ fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
 
     let packages = wasm_packages(work.path());
     let bin = weft_bin();
-    let weft = {
-        let network = network(&toolchain, Some((&bin, &packages)));
-        run_client(&client, &network)
+    let (weft, weft_peer_down) = {
+        let mut network = network(&toolchain, Some((&bin, &packages)));
+        let results = run_client(&client, &network);
+        (results, run_peer_down(&client, &mut network))
     };
     let mut differences = Vec::new();
     for (case, expected) in &upstream {
@@ -193,6 +226,13 @@ fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
                 comparable(expected)
             ));
         }
+    }
+    if comparable(&upstream_peer_down) != comparable(&weft_peer_down) {
+        differences.push(format!(
+            "peerDown:\n  upstream: {}\n  weft:     {}",
+            comparable(&upstream_peer_down),
+            comparable(&weft_peer_down)
+        ));
     }
     assert!(
         differences.is_empty(),
