@@ -26,7 +26,7 @@ pub struct ChannelManager {
     /// Serializes joins so that a second JoinChain for a channel is refused as Fabric refuses
     /// it (the committer itself treats a repeated genesis block as a no-op).
     joining: Mutex<()>,
-    join_hook: Mutex<Option<JoinHook>>,
+    join_hooks: Mutex<Vec<JoinHook>>,
 }
 
 impl ChannelManager {
@@ -34,7 +34,7 @@ impl ChannelManager {
         Self {
             committer,
             joining: Mutex::new(()),
-            join_hook: Mutex::new(None),
+            join_hooks: Mutex::new(Vec::new()),
         }
     }
 
@@ -43,12 +43,12 @@ impl ChannelManager {
         &self.committer
     }
 
-    /// Registers the hook called after each successful join.
+    /// Adds a hook called after each successful join (hooks run in registration order).
     pub fn on_join(&self, hook: JoinHook) {
-        *self
-            .join_hook
+        self.join_hooks
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(hook);
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
     }
 
     /// Ids of the joined channels, in byte order.
@@ -109,11 +109,11 @@ impl ChannelManager {
             Arc::new(PeerChannel { view })
         };
         tracing::info!(channel = %id, "joined channel");
-        if let Some(hook) = self
-            .join_hook
+        for hook in self
+            .join_hooks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
+            .iter()
         {
             hook(channel.clone());
         }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fabric_protos::common::BlockchainInfo;
 use fabric_protos::common::{Block, Config};
@@ -61,6 +61,14 @@ pub struct GatewaySupport {
     chaincode_lists: Mutex<HashMap<String, CachedLists>>,
     /// What anchor peers answered, by channel and anchor endpoint.
     learned: Mutex<HashMap<(String, String), PeerInfo>>,
+    /// When the gateway last asked for each channel's peers: only channels in use are probed,
+    /// so idle channels cost no CPU and no connections.
+    in_use: Mutex<HashMap<String, Instant>>,
+    /// Wakes the membership refresh when a channel without answers comes into use.
+    wake_refresh: tokio::sync::Notify,
+    /// Channels to probe once whether or not they are in use: those open at start and those
+    /// joined since, so that a gateway's first request on them finds the other orgs' peers.
+    probe_once: Mutex<Vec<String>>,
 }
 
 impl GatewaySupport {
@@ -79,6 +87,9 @@ impl GatewaySupport {
             runtime,
             notifications: Mutex::new(HashMap::new()),
             learned: Mutex::new(HashMap::new()),
+            in_use: Mutex::new(HashMap::new()),
+            wake_refresh: tokio::sync::Notify::new(),
+            probe_once: Mutex::new(Vec::new()),
             chaincode_lists: Mutex::new(HashMap::new()),
         }
     }
@@ -277,6 +288,15 @@ impl PeerSupport for GatewaySupport {
         }
         let mut peers = vec![self.local_peer(Some(channel))];
         let anchors = self.anchor_peers(channel);
+        let first_use = self
+            .in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(channel.to_owned(), Instant::now())
+            .is_none();
+        if first_use && !anchors.is_empty() {
+            self.wake_refresh.notify_one();
+        }
         let learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
         for anchor in anchors {
             match learned.get(&(channel.to_owned(), anchor.endpoint.clone())) {
@@ -403,6 +423,8 @@ impl weft_gateway::Endorser for LocalEndorser {
 
 /// How often each channel's anchor peers are asked who is in their organization.
 pub const MEMBERSHIP_REFRESH_INTERVAL: Duration = Duration::from_secs(3);
+/// A channel's anchor peers are probed while the gateway used the channel this recently.
+pub const MEMBERSHIP_IN_USE_WINDOW: Duration = Duration::from_secs(300);
 /// Deadline of one membership query to one anchor peer.
 pub const MEMBERSHIP_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most anchor-peer connections the probe keeps; beyond it they are all dropped and redialled.
@@ -524,25 +546,47 @@ impl MembershipProbe {
 }
 
 impl GatewaySupport {
-    /// Asks every anchor peer of the other organizations, on every channel, for its org's
-    /// peers, every [`MEMBERSHIP_REFRESH_INTERVAL`], until the node stops.
+    /// Asks the anchor peers of the other organizations, on every channel the gateway used in
+    /// the last [`MEMBERSHIP_IN_USE_WINDOW`], for their identity and height, every
+    /// [`MEMBERSHIP_REFRESH_INTERVAL`] (or at once when a channel comes into use), until the node
+    /// stops. Idle channels are not probed.
     pub fn spawn_membership_refresh(self: &Arc<Self>, mut probe: MembershipProbe) {
         let support = Arc::downgrade(self);
         self.runtime.spawn(async move {
             loop {
                 let Some(this) = support.upgrade() else { break };
                 this.refresh_membership(&mut probe).await;
-                drop(this);
-                tokio::time::sleep(MEMBERSHIP_REFRESH_INTERVAL).await;
+                let woken =
+                    tokio::time::timeout(MEMBERSHIP_REFRESH_INTERVAL, this.wake_refresh.notified());
+                let _ = woken.await;
             }
         });
     }
 
+    /// Has `channel` probed once soon (a channel just joined or opened at start).
+    pub fn probe_soon(&self, channel: &str) {
+        self.probe_once
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(channel.to_owned());
+        self.wake_refresh.notify_one();
+    }
+
+    /// The channels used within [`MEMBERSHIP_IN_USE_WINDOW`] (older entries are forgotten) and
+    /// those waiting for their one probe.
+    fn channels_to_probe(&self) -> Vec<String> {
+        let mut channels: Vec<String> =
+            std::mem::take(&mut *self.probe_once.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        in_use.retain(|_, used| used.elapsed() < MEMBERSHIP_IN_USE_WINDOW);
+        channels.extend(in_use.keys().cloned());
+        channels.sort();
+        channels.dedup();
+        channels
+    }
+
     async fn refresh_membership(&self, probe: &mut MembershipProbe) {
-        let Ok(channels) = self.channels.channel_ids() else {
-            return;
-        };
-        for channel in channels {
+        for channel in self.channels_to_probe() {
             let Some(config) = self.channel_config(&channel) else {
                 continue;
             };

@@ -264,6 +264,15 @@ fn gateway_services(
         }
         client.tls = Some(client_tls);
     }
+    for channel in channels.channel_ids().unwrap_or_default() {
+        support.probe_soon(&channel);
+    }
+    let joined = Arc::downgrade(&support);
+    channels.on_join(Box::new(move |channel| {
+        if let Some(support) = joined.upgrade() {
+            support.probe_soon(channel.id());
+        }
+    }));
     support.spawn_membership_refresh(MembershipProbe::new(signer.clone(), client.clone()));
     let support: Arc<dyn weft_gateway::PeerSupport> = support;
     let gateway = GatewayService::new(

@@ -89,9 +89,19 @@ fn approve_seq_on(
     .to_vec();
     args.extend(network.orderer_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = network
-        .peer_cli(peer, &args)
-        .unwrap_or_else(|e| panic!("{e}"));
+    // A channel the orderer has just joined answers SERVICE_UNAVAILABLE until its Raft group
+    // has a leader; retry that (bounded) as a client would.
+    let mut attempts = 0;
+    let output = loop {
+        match network.peer_cli(peer, &args) {
+            Ok(output) => break output,
+            Err(e) if attempts < 20 && e.to_string().contains("SERVICE_UNAVAILABLE") => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     assert!(
         output.stderr.contains("committed with status (VALID)"),
         "{}",
