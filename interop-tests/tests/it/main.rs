@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
 mod upstream_caliper;
 mod upstream_ccaas;
 mod upstream_ccaas_parity;

@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weft_interop_tests::{
-    ContractKind, Network, NodeCommand, Topology, UpstreamToolchain, repo_root,
-};
+use weft_interop_tests::{Network, UpstreamToolchain, repo_root};
 
 /// The rounds of benchmark.yaml and the transactions each sends.
 const ROUNDS: [(&str, u64); 2] = [("CreateAsset", 40), ("ReadAsset", 80)];
@@ -261,63 +259,12 @@ fn benchmark_passes(network: &Network, work: &Path, implementation: &str) {
     panic!("Caliper's benchmark did not pass against {implementation}:\n{last}");
 }
 
-fn start_network(toolchain: &UpstreamToolchain, weft: Option<(&Path, &Path)>) -> Network {
-    let mut topology = Topology::new("mychannel", toolchain)
-        .peer_org("Org1", 1)
-        .peer_org("Org2", 1);
-    if let Some((bin, _)) = weft {
-        topology.orderer_command = NodeCommand::new(bin.join("orderer"), &[]);
-        topology.peer_command = NodeCommand::new(bin.join("peer"), &["node", "start"]);
-    }
-    let mut network = Network::start(topology, toolchain).unwrap();
-    network.join_channel().unwrap();
-    let own: Vec<(String, PathBuf)> = match weft {
-        Some((_, packages)) => network
-            .peers()
-            .iter()
-            .map(|p| (p.name.clone(), packages.join("basic.tar.gz")))
-            .collect(),
-        None => Vec::new(),
-    };
-    let refs: Vec<(&str, &Path)> = own.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
-    network
-        .deploy_ccaas_with("basic", ContractKind::Basic, &refs)
-        .unwrap();
-    network
-}
-
-fn weft_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let dir = target.join("debug");
-    for bin in ["orderer", "peer"] {
-        assert!(
-            dir.join(bin).is_file(),
-            "{} is missing: build the workspace first",
-            dir.join(bin).display()
-        );
-    }
-    dir
-}
-
-fn wasm_packages(dir: &Path) -> PathBuf {
-    let out = dir.join("chaincode");
-    let status = Command::new(repo_root().join("scripts/build-chaincode"))
-        .arg("basic")
-        .env("WEFT_CHAINCODE_OUT", &out)
-        .status()
-        .expect("running scripts/build-chaincode");
-    assert!(status.success(), "scripts/build-chaincode failed");
-    out
-}
-
 #[test]
 fn caliper_benchmark_passes_against_upstream_fabric() {
     caliper_dir();
     let work = tempfile::tempdir().unwrap();
     let toolchain = UpstreamToolchain::locate("2.5.9").unwrap();
-    let network = start_network(&toolchain, None);
+    let network = crate::support::two_org_network_with_basic(&toolchain, "mychannel", None);
     benchmark_passes(&network, work.path(), "upstream Fabric 2.5.9");
 }
 
@@ -326,9 +273,13 @@ fn caliper_benchmark_passes_against_weft() {
     caliper_dir();
     let work = tempfile::tempdir().unwrap();
     let toolchain = UpstreamToolchain::locate("2.5.9").unwrap();
-    let packages = wasm_packages(work.path());
-    let bin = weft_bin();
-    let network = start_network(&toolchain, Some((&bin, &packages)));
+    let packages = crate::support::wasm_packages(work.path(), &["basic"]);
+    let bin = crate::support::weft_bin(&["orderer", "peer"]);
+    let network = crate::support::two_org_network_with_basic(
+        &toolchain,
+        "mychannel",
+        Some((&bin, &packages)),
+    );
     benchmark_passes(&network, work.path(), "Weft");
 }
 

@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use weft_interop_tests::{
-    ContractKind, Network, NodeCommand, Topology, UpstreamToolchain, repo_root,
-};
+use weft_interop_tests::{Network, UpstreamToolchain, repo_root};
 
 fn build_go_client(dir: &Path) -> PathBuf {
     let bin = dir.join("weft-gateway-go");
@@ -34,32 +32,6 @@ fn build_go_client(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     bin
-}
-
-fn weft_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let dir = target.join("debug");
-    for bin in ["orderer", "peer"] {
-        assert!(
-            dir.join(bin).is_file(),
-            "{} is missing: build the workspace first",
-            dir.join(bin).display()
-        );
-    }
-    dir
-}
-
-fn wasm_packages(dir: &Path) -> PathBuf {
-    let out = dir.join("chaincode");
-    let status = Command::new(repo_root().join("scripts/build-chaincode"))
-        .arg("basic")
-        .env("WEFT_CHAINCODE_OUT", &out)
-        .status()
-        .expect("running scripts/build-chaincode");
-    assert!(status.success(), "scripts/build-chaincode failed");
-    out
 }
 
 /// Runs the client against `network`, retrying while a fresh upstream network's gossip has not yet
@@ -146,31 +118,6 @@ fn strip_addresses(text: &str) -> String {
         .join(" ")
 }
 
-fn network(toolchain: &UpstreamToolchain, weft: Option<(&Path, &Path)>) -> Network {
-    let mut topology = Topology::new("paritychannel", toolchain)
-        .peer_org("Org1", 1)
-        .peer_org("Org2", 1);
-    if let Some((bin, _)) = weft {
-        topology.orderer_command = NodeCommand::new(bin.join("orderer"), &[]);
-        topology.peer_command = NodeCommand::new(bin.join("peer"), &["node", "start"]);
-    }
-    let mut network = Network::start(topology, toolchain).unwrap();
-    network.join_channel().unwrap();
-    let own: Vec<(String, PathBuf)> = match weft {
-        Some((_, packages)) => network
-            .peers()
-            .iter()
-            .map(|p| (p.name.clone(), packages.join("basic.tar.gz")))
-            .collect(),
-        None => Vec::new(),
-    };
-    let refs: Vec<(&str, &Path)> = own.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
-    network
-        .deploy_ccaas_with("basic", ContractKind::Basic, &refs)
-        .unwrap();
-    network
-}
-
 #[test]
 fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
     let work = tempfile::tempdir().unwrap();
@@ -178,7 +125,8 @@ fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
     let toolchain = UpstreamToolchain::locate("2.5.9").unwrap();
 
     let (upstream, upstream_peer_down) = {
-        let mut network = network(&toolchain, None);
+        let mut network =
+            crate::support::two_org_network_with_basic(&toolchain, "paritychannel", None);
         let results = run_client(&client, &network);
         (results, run_peer_down(&client, &mut network))
     };
@@ -210,10 +158,14 @@ fn go_gateway_sdk_sees_the_same_errors_from_weft_and_upstream() {
         upstream["mvccConflict"]
     );
 
-    let packages = wasm_packages(work.path());
-    let bin = weft_bin();
+    let packages = crate::support::wasm_packages(work.path(), &["basic"]);
+    let bin = crate::support::weft_bin(&["orderer", "peer"]);
     let (weft, weft_peer_down) = {
-        let mut network = network(&toolchain, Some((&bin, &packages)));
+        let mut network = crate::support::two_org_network_with_basic(
+            &toolchain,
+            "paritychannel",
+            Some((&bin, &packages)),
+        );
         let results = run_client(&client, &network);
         (results, run_peer_down(&client, &mut network))
     };

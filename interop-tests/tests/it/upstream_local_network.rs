@@ -8,7 +8,7 @@
 //! The network uses the test network's fixed ports (7050, 7051, 7053, 9051), so this test must not
 //! run next to another user of those ports; the interop tier runs tests one at a time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use weft_interop_tests::repo_root;
@@ -29,49 +29,11 @@ impl Drop for NetworkGuard {
     }
 }
 
-fn built_binaries() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let dir = target.join("debug");
-    for bin in ["orderer", "peer", "weft-network"] {
-        assert!(
-            dir.join(bin).is_file(),
-            "{} is missing: build the workspace first (cargo build --workspace)",
-            dir.join(bin).display()
-        );
-    }
-    dir
-}
-
-fn node_modules() -> PathBuf {
-    let dir = std::env::var_os("WEFT_NODE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("interop-tests/node/node_modules"));
-    assert!(
-        dir.join("@hyperledger/fabric-gateway/package.json")
-            .is_file(),
-        "@hyperledger/fabric-gateway is not installed in {}: run interop-tests/upstream/install.sh",
-        dir.display()
-    );
-    dir
-}
-
-fn build_chaincode(out: &Path) {
-    let status = Command::new(repo_root().join("scripts/build-chaincode"))
-        .args(["basic", "crud"])
-        .env("WEFT_CHAINCODE_OUT", out)
-        .status()
-        .expect("running scripts/build-chaincode");
-    assert!(status.success(), "scripts/build-chaincode failed");
-}
-
 #[test]
 fn tutorial_gateway_client_runs_against_the_local_network() {
-    let bin = built_binaries();
+    let bin = crate::support::weft_bin(&["orderer", "peer", "weft-network"]);
     let work = tempfile::tempdir().unwrap();
-    let packages = work.path().join("chaincode");
-    build_chaincode(&packages);
+    let packages = crate::support::wasm_packages(work.path(), &["basic", "crud"]);
     let home = work.path().join("network");
     let guard = NetworkGuard {
         weft_network: bin.join("weft-network"),
@@ -130,7 +92,10 @@ fn tutorial_gateway_client_runs_against_the_local_network() {
     ] {
         let app = Command::new("node")
             .arg(repo_root().join("interop-tests/node").join(script))
-            .env("NODE_PATH", node_modules())
+            .env(
+                "NODE_PATH",
+                crate::support::node_modules(&["@hyperledger/fabric-gateway", "fabric-network"]),
+            )
             .env(
                 "CRYPTO_PATH",
                 home.join("organizations/peerOrganizations/org1.example.com"),

@@ -3,24 +3,9 @@
 //! @hyperledger/fabric-gateway application and the fabric-network 2.2 application with discovery.
 //! A script that fails here is wrong, not Weft.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use weft_interop_tests::{ContractKind, Network, Topology, UpstreamToolchain, repo_root};
-
-fn node_modules() -> PathBuf {
-    let dir = std::env::var_os("WEFT_NODE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("interop-tests/node/node_modules"));
-    assert!(
-        dir.join("@hyperledger/fabric-gateway/package.json")
-            .is_file()
-            && dir.join("fabric-network/package.json").is_file(),
-        "fabric-gateway or fabric-network is not installed in {}: run interop-tests/upstream/install.sh",
-        dir.display()
-    );
-    dir
-}
 
 fn run_script(script: &str, network: &Network) -> String {
     let peer = network.peer("peer0.org1.example.com").unwrap();
@@ -33,7 +18,10 @@ fn run_script(script: &str, network: &Network) -> String {
         .to_path_buf();
     let out = Command::new("node")
         .arg(repo_root().join("interop-tests/node").join(script))
-        .env("NODE_PATH", node_modules())
+        .env(
+            "NODE_PATH",
+            crate::support::node_modules(&["@hyperledger/fabric-gateway", "fabric-network"]),
+        )
         .env("CRYPTO_PATH", org_dir)
         .env("PEER_ENDPOINT", format!("localhost:{}", peer.listen.port()))
         .env("CHANNEL_NAME", network.channel())
