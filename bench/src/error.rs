@@ -1,7 +1,5 @@
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("connecting: {0}")]
-    Connect(String),
     #[error("{call} failed: {code}: {message}")]
     Call {
         call: &'static str,

@@ -38,7 +38,7 @@ pub enum Outcome {
 
 impl Gateway {
     pub async fn connect(endpoint: &Endpoint, signer: Signer) -> Result<Self> {
-        let channel = endpoint_channel(endpoint).await?;
+        let channel = endpoint.channel().await?;
         Ok(Gateway {
             client: GatewayClient::new(channel).with_fabric_message_limits(),
             signer,
@@ -139,21 +139,4 @@ async fn timed<T>(
     tokio::time::timeout(CALL_TIMEOUT, call)
         .await
         .map_err(|_| tonic::Status::deadline_exceeded("the benchmark's call deadline passed"))?
-}
-
-async fn endpoint_channel(endpoint: &Endpoint) -> Result<Channel> {
-    let mut tls = weft_comm::ClientTlsConfig::from_root_ca_file(&endpoint.tls_ca)
-        .map_err(|e| BenchError::Connect(format!("{}: {e}", endpoint.address)))?;
-    if let Some((cert, key)) = &endpoint.client_cert {
-        tls = tls
-            .with_client_cert_files(cert, key)
-            .map_err(|e| BenchError::Connect(format!("{}: {e}", endpoint.address)))?;
-    }
-    let config = weft_comm::ClientConfig {
-        tls: Some(tls),
-        ..Default::default()
-    };
-    weft_comm::connect(&endpoint.address, &config)
-        .await
-        .map_err(|e| BenchError::Connect(format!("{}: {e}", endpoint.address)))
 }

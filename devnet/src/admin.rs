@@ -72,7 +72,8 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    async fn channel(&self) -> Result<Channel> {
+    /// Dials the node over TLS (with the client certificate when one is set).
+    pub async fn channel(&self) -> Result<Channel> {
         let connect_error = |detail: String| DevnetError::Connect {
             address: self.address.clone(),
             detail,
