@@ -6,7 +6,11 @@
 //! intermediate CA listed as a root is a trust anchor on its own, as in Go's `CertPool`
 //! (Fabric puts TLS intermediate CAs into the client and server root sets).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use openssl::pkey::{PKey, Private};
+use openssl::sha::Sha256;
 use openssl::ssl::{
     AlpnError, SslAcceptor, SslConnector, SslMethod, SslOptions, SslVerifyMode, SslVersion,
     select_next_proto,
@@ -124,8 +128,60 @@ pub(crate) fn build_acceptor(
     Ok(builder.build())
 }
 
-/// Builds the client context.
+/// Client contexts kept for reuse; past this many distinct TLS configurations the cache
+/// starts over.
+pub const CONNECTOR_CACHE_MAX: usize = 64;
+
+/// Built client contexts by a digest of the configuration they were built from.
+/// `SslConnector::builder` loads the system CA bundle (then replaced by the configured roots),
+/// which costs milliseconds of CPU; a peer redialling orderers for thousands of channels would
+/// spend most of its time there without this cache.
+static CONNECTORS: Mutex<Option<HashMap<[u8; 32], SslConnector>>> = Mutex::new(None);
+
+/// The client context for `config`, built once per distinct configuration.
 pub(crate) fn build_connector(config: &ClientTlsConfig) -> Result<SslConnector, CommError> {
+    let key = connector_key(config);
+    let cached = CONNECTORS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|cache| cache.get(&key).cloned());
+    if let Some(connector) = cached {
+        return Ok(connector);
+    }
+    let connector = build_connector_uncached(config)?;
+    let mut cache = CONNECTORS.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if cache.len() >= CONNECTOR_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(key, connector.clone());
+    Ok(connector)
+}
+
+/// Digest of everything a client context is built from (each field length-prefixed).
+fn connector_key(config: &ClientTlsConfig) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    let mut field = |bytes: Option<&[u8]>| match bytes {
+        Some(bytes) => {
+            digest.update(&[1]);
+            digest.update(&(bytes.len() as u64).to_be_bytes());
+            digest.update(bytes);
+        }
+        None => digest.update(&[0]),
+    };
+    field(Some(
+        &(config.server_root_cas_pem.len() as u64).to_be_bytes(),
+    ));
+    for bundle in &config.server_root_cas_pem {
+        field(Some(bundle));
+    }
+    field(config.client_cert_pem.as_deref());
+    field(config.client_key_pem.as_deref());
+    digest.finish()
+}
+
+fn build_connector_uncached(config: &ClientTlsConfig) -> Result<SslConnector, CommError> {
     let mut builder = SslConnector::builder(SslMethod::tls_client())?;
     builder.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     builder.set_cipher_list(TLS12_CIPHER_LIST)?;
@@ -154,4 +210,61 @@ pub(crate) fn build_connector(config: &ClientTlsConfig) -> Result<SslConnector, 
         _ => return Err(CommError::IncompleteClientIdentity),
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::x509::X509Builder;
+
+    fn self_signed_pem(common_name: &str) -> Vec<u8> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", common_name).unwrap();
+        let name = name.build();
+        let mut cert = X509Builder::new().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        cert.build().to_pem().unwrap()
+    }
+
+    fn roots(pem: &[u8]) -> ClientTlsConfig {
+        ClientTlsConfig {
+            server_root_cas_pem: vec![pem.to_vec()],
+            client_cert_pem: None,
+            client_key_pem: None,
+            server_name_override: None,
+        }
+    }
+
+    #[test]
+    fn client_contexts_are_reused_per_configuration_only() {
+        let a = roots(&self_signed_pem("ca-a"));
+        let b = roots(&self_signed_pem("ca-b"));
+        let first = build_connector(&a).unwrap();
+        let again = build_connector(&a).unwrap();
+        let other = build_connector(&b).unwrap();
+        assert!(std::ptr::eq(first.context(), again.context()));
+        assert!(!std::ptr::eq(first.context(), other.context()));
+        assert_ne!(connector_key(&a), connector_key(&b));
+        // Moving a root into the client certificate slot is another configuration.
+        let moved = ClientTlsConfig {
+            server_root_cas_pem: Vec::new(),
+            client_cert_pem: a.server_root_cas_pem.first().cloned(),
+            ..b.clone()
+        };
+        assert_ne!(connector_key(&a), connector_key(&moved));
+    }
 }
