@@ -51,9 +51,12 @@ pub struct Inputs {
     pub upstream_idle_max: usize,
     pub spread_channels: usize,
     pub step: Duration,
-    /// Joins stop once they have taken this long in all (per implementation); the report says
-    /// where they stopped.
+    /// Joins stop once they have taken this long in one run; the report says where each run
+    /// stopped.
     pub idle_budget: Duration,
+    /// Runs of each part per implementation, each on a new network; every figure is the median
+    /// of the runs that produced it.
+    pub runs: usize,
 }
 
 /// Memory and join time at one idle channel count.
@@ -89,15 +92,16 @@ pub struct SpreadFigures {
     pub busy_tps: f64,
 }
 
-/// Everything measured for one implementation; each part may have failed on its own.
-#[derive(Debug, Clone)]
-pub struct TenancyFigures {
-    pub idle: Result<IdleFigures, String>,
-    pub spread: Result<SpreadFigures, String>,
+/// Every run of one implementation, in order; each run of each part may have failed on its own
+/// (its reason in place of its figures).
+#[derive(Debug, Clone, Default)]
+pub struct TenancyRuns {
+    pub idle: Vec<Result<IdleFigures, String>>,
+    pub spread: Vec<Result<SpreadFigures, String>>,
 }
 
-/// Runs both parts for `implementation`.
-pub async fn run(implementation: Implementation, inputs: &Inputs) -> TenancyFigures {
+/// Runs both parts `inputs.runs` times for `implementation`, each run on a new network.
+pub async fn run(implementation: Implementation, inputs: &Inputs) -> TenancyRuns {
     let max = match implementation {
         Implementation::Weft => usize::MAX,
         Implementation::Upstream => inputs.upstream_idle_max,
@@ -108,13 +112,32 @@ pub async fn run(implementation: Implementation, inputs: &Inputs) -> TenancyFigu
         .copied()
         .filter(|c| *c <= max)
         .collect();
-    let idle = idle(implementation, inputs, &counts)
-        .await
-        .map_err(|e| e.to_string());
-    let spread = spread(implementation, inputs)
-        .await
-        .map_err(|e| e.to_string());
-    TenancyFigures { idle, spread }
+    let mut runs = TenancyRuns::default();
+    let name = implementation.name();
+    for run in 1..=inputs.runs {
+        eprintln!(
+            "weft-bench: {name} idle channels, run {run} of {}",
+            inputs.runs
+        );
+        let figures = idle(implementation, inputs, &counts).await;
+        runs.idle.push(logged(name, run, figures));
+    }
+    for run in 1..=inputs.runs {
+        eprintln!(
+            "weft-bench: {name} load over many channels, run {run} of {}",
+            inputs.runs
+        );
+        let figures = spread(implementation, inputs).await;
+        runs.spread.push(logged(name, run, figures));
+    }
+    runs
+}
+
+fn logged<T>(implementation: &str, run: usize, figures: Result<T>) -> Result<T, String> {
+    figures.map_err(|e| {
+        eprintln!("weft-bench: {implementation} run {run}: {e}");
+        e.to_string()
+    })
 }
 
 /// The harness's genesis block for another channel: the channel header's id is replaced and the
@@ -368,6 +391,9 @@ async fn define_crud_everywhere(
             .deploy_ccaas_with("crud", ContractKind::Crud, &own)
     })
     .map_err(harness)?;
+    tokio::task::block_in_place(|| {
+        crate::side_by_side::stop_unused_server(&mut t.network, implementation, &deployed)
+    })?;
     let package_id = deployed
         .package_ids
         .values()

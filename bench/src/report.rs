@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::load::Workload;
 use crate::side_by_side::{Implementation, RunFigures, WorkloadFigures};
-use crate::stats::Spread;
+use crate::stats::{self, Spread};
 
 /// Picks one figure out of a workload's figures.
 type Figure = fn(&WorkloadFigures) -> f64;
@@ -23,8 +23,8 @@ pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
     let _ = writeln!(
         out,
         "| workload | figure | {} | {} | Weft / Fabric |",
-        Implementation::Weft.name(),
-        Implementation::Upstream.name()
+        column(Implementation::Weft, weft.as_ref().map(Vec::len)),
+        column(Implementation::Upstream, upstream.as_ref().map(Vec::len)),
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     let figures: [(&str, Figure); 5] = [
@@ -46,38 +46,55 @@ pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
         for (label, figure) in figures {
             let w = spread(weft_runs, workload, figure);
             let u = spread(upstream_runs, workload, figure);
-            let ratio = if w.median.is_finite() && u.median.is_finite() && u.median != 0.0 {
-                format!("{:.2}", w.median / u.median)
-            } else {
-                "–".to_owned()
-            };
             let _ = writeln!(
                 out,
-                "| {} | {label} | {} | {} | {ratio} |",
+                "| {} | {label} | {} | {} | {} |",
                 workload.name(),
                 cell(weft, w),
                 cell(upstream, u),
+                stats::ratio(&w, &u),
             );
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "Peak RSS per process (MiB, median of runs):");
-    let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| process | {} | {} |",
+        "Peak RSS per process (MiB, median of runs). Weft runs the WASM chaincode inside the peer \
+         process, so its network has no chaincode servers (\"–\"); Fabric's peers call the \
+         contracts' chaincode-as-a-service processes. The total is the sum of every process's peak \
+         in a run: the memory the network needs.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| process | {} | {} | Weft / Fabric |",
         Implementation::Weft.name(),
         Implementation::Upstream.name()
     );
-    let _ = writeln!(out, "|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|");
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     for name in process_names(weft_runs, upstream_runs) {
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} |",
-            rss(weft_runs, &name),
-            rss(upstream_runs, &name)
-        );
+        let of = |runs: &[RunFigures]| -> Vec<f64> {
+            runs.iter()
+                .filter_map(|r| {
+                    r.peak_rss
+                        .iter()
+                        .find(|(n, _)| process_kind(n) == name)
+                        .map(|(_, b)| mib(*b))
+                })
+                .collect()
+        };
+        out.push_str(&comparison_row(&name, &of(weft_runs), &of(upstream_runs)));
     }
+    let total = |runs: &[RunFigures]| -> Vec<f64> {
+        runs.iter()
+            .map(|r| mib(r.peak_rss.iter().map(|(_, b)| b).sum()))
+            .collect()
+    };
+    out.push_str(&comparison_row(
+        "**total of the network**",
+        &total(weft_runs),
+        &total(upstream_runs),
+    ));
     for (implementation, runs) in [
         (Implementation::Weft, weft),
         (Implementation::Upstream, upstream),
@@ -109,6 +126,26 @@ pub fn quoted(reason: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n> ")
+}
+
+/// A table row comparing one figure: Weft's and upstream's values over their runs as median
+/// (min–max), and the ratio of the medians.
+pub fn comparison_row(label: &str, weft: &[f64], upstream: &[f64]) -> String {
+    format!(
+        "| {label} | {} | {} | {} |\n",
+        stats::cell(weft),
+        stats::cell(upstream),
+        stats::ratio(&Spread::of(weft), &Spread::of(upstream))
+    )
+}
+
+/// A column heading: the implementation and, when it ran, how many runs its figures come from.
+pub fn column<E>(implementation: Implementation, runs: Result<usize, E>) -> String {
+    match runs {
+        Ok(1) => format!("{} (1 run)", implementation.name()),
+        Ok(n) => format!("{} ({n} runs)", implementation.name()),
+        Err(_) => implementation.name().to_owned(),
+    }
 }
 
 fn cell(runs: &Runs, spread: Spread) -> String {
@@ -180,23 +217,6 @@ fn process_kind(name: &str) -> String {
     }
 }
 
-fn rss(runs: &[RunFigures], name: &str) -> String {
-    let values: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| {
-            r.peak_rss
-                .iter()
-                .find(|(n, _)| process_kind(n) == name)
-                .map(|(_, b)| *b as f64 / (1024.0 * 1024.0))
-        })
-        .collect();
-    if values.is_empty() {
-        "–".into()
-    } else {
-        Spread::of(&values).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +257,41 @@ mod tests {
         // Chaincode servers are named by kind, without their port.
         assert!(table.contains("| ccaas-basic | "), "{table}");
         assert!(!table.contains("failed"), "{table}");
+        assert!(
+            table.contains("| workload | figure | Weft (3 runs) | Fabric 2.5.9 (3 runs) |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn weft_has_no_chaincode_servers_and_totals_compare_whole_networks() {
+        let weft_run = |peer_mib: u64, orderer_mib: u64| {
+            let mut r = run(100.0, peer_mib);
+            r.peak_rss = vec![
+                ("peer0.org1.example.com".into(), peer_mib << 20),
+                ("orderer0.example.com".into(), orderer_mib << 20),
+            ];
+            r
+        };
+        let weft = Ok(vec![weft_run(40, 10), weft_run(60, 30), weft_run(50, 20)]);
+        // Fabric: peer, and a chaincode server per run (30 MiB).
+        let upstream = Ok(vec![run(100.0, 90), run(100.0, 110)]);
+        let table = side_by_side_markdown(&weft, &upstream);
+        assert!(
+            table.contains("| ccaas-basic | – | 30.0 (30.0–30.0) | – |"),
+            "{table}"
+        );
+        // Totals are per-run sums: Weft 50, 90, 70; Fabric 120, 140.
+        assert!(
+            table.contains(
+                "| **total of the network** | 70.0 (50.0–90.0) | 130.0 (120.0–140.0) | 0.54 |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| workload | figure | Weft (3 runs) | Fabric 2.5.9 (2 runs) |"),
+            "{table}"
+        );
     }
 
     #[test]

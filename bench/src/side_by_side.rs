@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use weft_devnet::admin::{Endpoint, Signer};
 use weft_interop_tests::{
-    ContractKind, Network, NodeCommand, TlsFiles, Topology, UpstreamToolchain,
+    CcaasChaincode, ContractKind, Network, NodeCommand, TlsFiles, Topology, UpstreamToolchain,
 };
 
 use crate::error::{BenchError, Result};
@@ -99,9 +99,10 @@ pub async fn run(
             };
             let own_refs: Vec<(&str, &Path)> =
                 own.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
-            network
+            let deployed = network
                 .deploy_ccaas_with(name, kind, &own_refs)
                 .map_err(harness)?;
+            stop_unused_server(&mut network, implementation, &deployed)?;
         }
         Ok(network)
     })?;
@@ -200,6 +201,20 @@ async fn connect_gateways(network: &Network) -> Result<Vec<Gateway>> {
         gateways.push(Gateway::connect(&endpoint, signer).await?);
     }
     Ok(gateways)
+}
+
+/// The harness starts a chaincode-as-a-service server with every deployment, but a Weft peer
+/// runs its own WASM package of the contract in-process and never calls it: the server is
+/// stopped so that it counts in neither the network's CPU nor its memory.
+pub fn stop_unused_server(
+    network: &mut Network,
+    implementation: Implementation,
+    deployed: &CcaasChaincode,
+) -> Result<()> {
+    if implementation == Implementation::Weft {
+        network.stop_node(&deployed.process_name).map_err(harness)?;
+    }
+    Ok(())
 }
 
 fn harness(e: weft_interop_tests::HarnessError) -> BenchError {

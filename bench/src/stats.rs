@@ -44,6 +44,26 @@ impl Spread {
     }
 }
 
+/// A table cell: the spread of `values` (non-finite ones ignored), or "–" when there is none.
+pub fn cell(values: &[f64]) -> String {
+    let spread = Spread::of(values);
+    if spread.median.is_finite() {
+        spread.to_string()
+    } else {
+        "–".to_owned()
+    }
+}
+
+/// The ratio of two medians with two decimals, or "–" when either is missing or the divisor is
+/// zero: no ratio is made up for a side without figures.
+pub fn ratio(numerator: &Spread, denominator: &Spread) -> String {
+    if numerator.median.is_finite() && denominator.median.is_finite() && denominator.median != 0.0 {
+        format!("{:.2}", numerator.median / denominator.median)
+    } else {
+        "–".to_owned()
+    }
+}
+
 impl std::fmt::Display for Spread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:.1} ({:.1}–{:.1})", self.median, self.min, self.max)
@@ -68,5 +88,16 @@ mod tests {
         let s = Spread::of(&[3.0, 1.0, 2.0]);
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Spread::of(&[1.0, 2.0, 3.0, 10.0]).median, 2.5);
+    }
+
+    #[test]
+    fn cells_and_ratios_say_when_there_is_no_figure() {
+        assert_eq!(cell(&[4.0, f64::NAN, 2.0, 9.0]), "4.0 (2.0–9.0)");
+        assert_eq!(cell(&[]), "–");
+        assert_eq!(cell(&[f64::NAN]), "–");
+        let two = Spread::of(&[2.0]);
+        assert_eq!(ratio(&Spread::of(&[3.0]), &two), "1.50");
+        assert_eq!(ratio(&Spread::of(&[]), &two), "–");
+        assert_eq!(ratio(&two, &Spread::of(&[0.0])), "–");
     }
 }

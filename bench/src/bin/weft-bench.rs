@@ -62,9 +62,12 @@ enum Action {
         spread_channels: usize,
         #[arg(long, default_value_t = 10)]
         step_seconds: u64,
-        /// Joins of idle channels stop after this many seconds per implementation.
-        #[arg(long, default_value_t = 900)]
+        /// Joins of idle channels stop after this many seconds in one run.
+        #[arg(long, default_value_t = 360)]
         idle_budget_seconds: u64,
+        /// Runs of each part per implementation (every figure is their median).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// Only this implementation (weft or upstream); both by default.
         #[arg(long)]
         only: Option<String>,
@@ -90,6 +93,12 @@ enum Action {
         /// The cargo profile the Weft programs were built with.
         #[arg(long, default_value = "release")]
         profile: String,
+        /// The Weft source the programs were built from, shown as is (e.g. "commit 0123abc").
+        #[arg(long)]
+        source: Option<String>,
+        /// How long the whole run took.
+        #[arg(long)]
+        elapsed_minutes: Option<u64>,
     },
 }
 
@@ -118,6 +127,7 @@ fn main() -> ExitCode {
             spread_channels,
             step_seconds,
             idle_budget_seconds,
+            runs,
             only,
             weft_unavailable,
         } => {
@@ -131,6 +141,7 @@ fn main() -> ExitCode {
                 spread_channels,
                 step: Duration::from_secs(step_seconds),
                 idle_budget: Duration::from_secs(idle_budget_seconds),
+                runs,
             };
             multitenancy_command(&inputs, only.as_deref(), weft_unavailable)
         }
@@ -140,7 +151,18 @@ fn main() -> ExitCode {
             command,
             date,
             profile,
-        } => document_command(&results, &command, &date, &profile),
+            source,
+            elapsed_minutes,
+        } => {
+            let run = document::RunDescription {
+                command: &command,
+                date: &date,
+                profile: &profile,
+                source: source.as_deref(),
+                elapsed_minutes,
+            };
+            document_command(&results, &run)
+        }
     }
 }
 
@@ -233,44 +255,34 @@ fn multitenancy_command(
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let mut sides = Vec::new();
+    let mut sides: Vec<tenancy_report::Side> = Vec::new();
     for implementation in [Implementation::Weft, Implementation::Upstream] {
         let wanted = match only {
             None => true,
             Some("weft") => implementation == Implementation::Weft,
             Some(_) => implementation == Implementation::Upstream,
         };
-        let unavailable = match (implementation, &weft_unavailable) {
-            (Implementation::Weft, Some(reason)) => Some(format!("not run: {reason}")),
-            _ if !wanted => Some("not run (--only)".to_owned()),
-            _ => None,
-        };
-        sides.push(if let Some(reason) = unavailable {
-            multitenancy::TenancyFigures {
-                idle: Err(reason.clone()),
-                spread: Err(reason),
+        sides.push(match (implementation, &weft_unavailable) {
+            (Implementation::Weft, Some(reason)) => Err(format!("not run: {reason}")),
+            _ if !wanted => Err("not run (--only)".to_owned()),
+            _ => {
+                eprintln!(
+                    "weft-bench: multi-tenancy of one {} peer",
+                    implementation.name()
+                );
+                Ok(runtime.block_on(multitenancy::run(implementation, inputs)))
             }
-        } else {
-            eprintln!(
-                "weft-bench: multi-tenancy of one {} peer",
-                implementation.name()
-            );
-            let figures = runtime.block_on(multitenancy::run(implementation, inputs));
-            for e in [figures.idle.as_ref().err(), figures.spread.as_ref().err()]
-                .into_iter()
-                .flatten()
-            {
-                eprintln!("weft-bench: {}: {e}", implementation.name());
-            }
-            figures
         });
     }
     print!("{}", tenancy_report::markdown(&sides[0], &sides[1], inputs));
-    let nothing = sides.iter().all(|s| s.idle.is_err() && s.spread.is_err());
-    if nothing {
-        ExitCode::FAILURE
-    } else {
+    let measured = sides
+        .iter()
+        .flatten()
+        .any(|runs| runs.idle.iter().any(Result::is_ok) || runs.spread.iter().any(Result::is_ok));
+    if measured {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -305,18 +317,8 @@ fn ecdsa_command(duration: Duration) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn document_command(
-    results: &std::path::Path,
-    command: &str,
-    date: &str,
-    profile: &str,
-) -> ExitCode {
-    let run = document::RunDescription {
-        command,
-        date,
-        profile,
-    };
-    let rendered = Machine::this().and_then(|machine| document::render(results, &machine, &run));
+fn document_command(results: &std::path::Path, run: &document::RunDescription<'_>) -> ExitCode {
+    let rendered = Machine::this().and_then(|machine| document::render(results, &machine, run));
     match rendered {
         Ok(text) => {
             print!("{text}");
