@@ -15,13 +15,17 @@ use crate::principal;
 use crate::state::{MspState, NodeRole, OuIdentifier};
 
 /// An identity of an X.509 MSP: a sanitized certificate plus its MSP. Validation runs once
-/// and its outcome is kept (Fabric caches it on the identity too).
+/// and its outcome is kept (Fabric caches it on the identity too); so do its OUs, which take a
+/// certification chain to compute and which every role principal (`Org.member`, `Org.peer`)
+/// asks for. Both depend only on the certificate and the MSP's config, which an identity never
+/// outlives.
 pub struct X509Identity {
     identifier: IdentityIdentifier,
     cert: Arc<Certificate>,
     serialized: Vec<u8>,
     pub(crate) msp: Arc<MspState>,
     validation: OnceLock<Result<(), MspError>>,
+    organizational_units: OnceLock<Vec<OuIdentifier>>,
 }
 
 impl std::fmt::Debug for X509Identity {
@@ -49,6 +53,7 @@ impl X509Identity {
             serialized,
             msp,
             validation: OnceLock::new(),
+            organizational_units: OnceLock::new(),
         })
     }
 
@@ -63,12 +68,22 @@ impl X509Identity {
 
     /// The identity's OUs with their certifiers identifiers.
     pub fn organizational_units(&self) -> Vec<OuIdentifier> {
-        self.msp.organizational_units(&self.cert)
+        self.ous().to_vec()
+    }
+
+    pub(crate) fn ous(&self) -> &[OuIdentifier] {
+        self.organizational_units
+            .get_or_init(|| self.msp.organizational_units(&self.cert))
     }
 
     /// The NodeOU roles this identity carries (empty when NodeOUs are off).
     pub fn node_roles(&self) -> Vec<NodeRole> {
-        self.msp.node_roles(&self.cert)
+        self.msp.node_roles_among(self.ous())
+    }
+
+    /// Whether this identity carries the NodeOU of `role` (see [`MspState::has_node_role`]).
+    pub fn has_node_role(&self, role: NodeRole) -> Result<(), MspError> {
+        self.msp.has_node_role_among(self.ous(), role)
     }
 }
 

@@ -76,7 +76,7 @@ fn check_msp(id: &X509Identity, principal_msp: &str) -> Result<(), MspError> {
 
 fn validated_role(id: &X509Identity, role: NodeRole) -> Result<(), MspError> {
     id.validate()?;
-    id.msp.has_node_role(id.certificate(), role).map_err(|e| {
+    id.has_node_role(role).map_err(|e| {
         mismatch(format!(
             "the identity is not a {role:?} under MSP {}: {e}",
             id.msp.name
@@ -153,7 +153,7 @@ fn satisfies_identity(id: &X509Identity, serialized: &[u8]) -> Result<(), MspErr
 fn satisfies_ou(id: &X509Identity, ou: &OrganizationUnit) -> Result<(), MspError> {
     check_msp(id, &ou.msp_identifier)?;
     id.validate()?;
-    if id.organizational_units().iter().any(|mine| {
+    if id.ous().iter().any(|mine| {
         mine.organizational_unit_identifier == ou.organizational_unit_identifier
             && mine.certifiers_identifier == ou.certifiers_identifier
     }) {

@@ -304,6 +304,16 @@ impl MspState {
     /// Whether the identity carries the OU of `role` (Fabric's `hasOURole`; no certifiers
     /// check, validation must have run before).
     pub fn has_node_role(&self, cert: &Arc<Certificate>, role: NodeRole) -> Result<(), MspError> {
+        self.has_node_role_among(&self.organizational_units(cert), role)
+    }
+
+    /// [`Self::has_node_role`] for an identity whose OUs ([`Self::organizational_units`]) are
+    /// already known: building the certification chain again is what costs.
+    pub fn has_node_role_among(
+        &self,
+        ous: &[OuIdentifier],
+        role: NodeRole,
+    ) -> Result<(), MspError> {
         if !self.node_ous.enforced {
             return Err(self.invalid("NodeOUs not activated; cannot tell apart identities"));
         }
@@ -313,8 +323,7 @@ impl MspState {
                 self.name
             ))
         })?;
-        if self
-            .organizational_units(cert)
+        if ous
             .iter()
             .any(|ou| ou.organizational_unit_identifier == node_ou.organizational_unit_identifier)
         {
@@ -331,7 +340,7 @@ impl MspState {
     }
 
     /// The node roles this identity's OUs name (empty without NodeOUs).
-    pub fn node_roles(&self, cert: &Arc<Certificate>) -> Vec<NodeRole> {
+    pub fn node_roles_among(&self, ous: &[OuIdentifier]) -> Vec<NodeRole> {
         [
             NodeRole::Client,
             NodeRole::Peer,
@@ -339,7 +348,7 @@ impl MspState {
             NodeRole::Orderer,
         ]
         .into_iter()
-        .filter(|r| self.has_node_role(cert, *r).is_ok())
+        .filter(|r| self.has_node_role_among(ous, *r).is_ok())
         .collect()
     }
 }
