@@ -2,9 +2,9 @@
 //! from an `msp.MSPConfig`, a manager dispatching identities to a channel's MSPs, and a
 //! policy manager built over the channel's config tree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use fabric_protos::common::ConfigGroup;
 use fabric_protos::msp::{MspConfig, SerializedIdentity};
@@ -86,8 +86,21 @@ impl ChannelMsp for weft_msp::X509Msp {
 
 /// Sets up channel MSPs with Weft's X.509 MSP (v1.4.3 behaviour for every channel level
 /// from V1_4_3 on, which is what Fabric 2.x and 3.x channels select).
+///
+/// An MSP is a function of its config, so channels whose configs carry the same org share one
+/// MSP while any of them holds it: a peer on thousands of channels of the same orgs parses
+/// and checks each org's certificates once, and keeps them in memory once.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct X509MspFactory;
+
+/// Distinct MSP configs remembered for sharing; past this many, entries no channel holds any
+/// more are dropped, and if all are held the memory starts over.
+pub const SHARED_MSPS_MAX: usize = 4096;
+
+type SharedMsps = HashMap<Vec<u8>, Weak<dyn ChannelMsp>>;
+
+/// MSPs in use, by their encoded config (compared whole: no digest an org admin could collide).
+static SHARED_MSPS: Mutex<Option<SharedMsps>> = Mutex::new(None);
 
 impl MspFactory for X509MspFactory {
     fn new_msp(
@@ -95,7 +108,27 @@ impl MspFactory for X509MspFactory {
         config: &MspConfig,
         _version: MspVersion,
     ) -> Result<Arc<dyn ChannelMsp>, MspError> {
-        Ok(Arc::new(weft_msp::X509Msp::from_msp_config(config)?))
+        let key = config.encode_to_vec();
+        let held = SHARED_MSPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|shared| shared.get(&key))
+            .and_then(Weak::upgrade);
+        if let Some(msp) = held {
+            return Ok(msp);
+        }
+        let msp: Arc<dyn ChannelMsp> = Arc::new(weft_msp::X509Msp::from_msp_config(config)?);
+        let mut shared = SHARED_MSPS.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = shared.get_or_insert_with(HashMap::new);
+        if shared.len() >= SHARED_MSPS_MAX {
+            shared.retain(|_, msp| msp.strong_count() > 0);
+            if shared.len() >= SHARED_MSPS_MAX {
+                shared.clear();
+            }
+        }
+        shared.insert(key, Arc::downgrade(&msp));
+        Ok(msp)
     }
 }
 

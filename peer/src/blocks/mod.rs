@@ -5,6 +5,7 @@
 //! bad block moves on to another endpoint after a bounded exponential backoff.
 
 pub mod endpoints;
+pub mod pacing;
 pub mod puller;
 
 pub use puller::{BlockPuller, PullerSettings};

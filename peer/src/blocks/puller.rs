@@ -3,13 +3,18 @@
 //! The task asks an orderer for blocks `height..=u64::MAX` (BLOCK_UNTIL_READY) with a signed
 //! `DELIVER_SEEK_INFO` envelope bound to the peer's TLS client certificate, verifies and stores
 //! each block, and on any failure (dial, stream error, status response, bad block) tries the
-//! next endpoint after a backoff that doubles from [`BACKOFF_INITIAL`] up to
-//! [`PullerSettings::backoff_max`]. A block received resets the backoff. Endpoints are re-read
-//! from the channel config at each attempt, so config blocks that move the orderers take
-//! effect at the next reconnect. Idle, a task is one pending stream read: no thread, no timer.
+//! next endpoint after a backoff ([`super::pacing`]: it grows with the time the channel has
+//! been failing, and the node as a whole starts a bounded number of attempts per second, so
+//! thousands of channels that their orderers do not serve cost next to no CPU). A block
+//! received resets the backoff. Endpoints are re-read from the channel config at each
+//! attempt, so config blocks that move the orderers take effect at the next reconnect. Idle,
+//! a task is one pending stream read or one timer: no thread, and no connection while it
+//! waits to retry.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use fabric_protos::common::{
     ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader, Status,
@@ -25,14 +30,12 @@ use weft_comm::{ClientConfig, ClientTlsConfig, MessageLimits};
 use weft_msp::SigningIdentity;
 
 use super::endpoints::{EndpointOverride, OrdererEndpoint, apply_overrides, orderer_endpoints};
+use super::pacing::{AttemptPacer, RetrySchedule, jittered};
+pub use super::pacing::{BACKOFF_INITIAL, BACKOFF_MAX_DEFAULT};
 use weft_committer::{CommitError, Committer};
 
 use crate::channels::PeerChannel;
 
-/// First wait after a failed attempt.
-pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
-/// Ceiling of the wait between attempts unless the config sets a lower one.
-pub const BACKOFF_MAX_DEFAULT: Duration = Duration::from_secs(10);
 /// Length of the random nonce in the seek envelope's signature header (Fabric's 24 bytes).
 const NONCE_BYTES: usize = 24;
 
@@ -47,8 +50,14 @@ pub struct PullerSettings {
     /// The PEM certificate and key presented to orderers.
     pub client_cert_pem: Option<Vec<u8>>,
     pub client_key_pem: Option<Vec<u8>>,
-    /// Longest wait between attempts.
+    /// Longest wait between attempts while a channel has been failing for less than
+    /// [`super::pacing::FAST_RETRY_PERIOD`].
     pub backoff_max: Duration,
+    /// Longest wait afterwards (`peer.deliveryclient.reConnectBackoffThreshold`).
+    pub backoff_threshold: Duration,
+    /// Attempts the node starts per second at most, all channels together
+    /// ([`super::pacing::ATTEMPTS_PER_SECOND_MAX`] unless a test wants another pace).
+    pub attempts_per_second_max: u32,
     /// `peer.deliveryclient.addressOverrides`.
     pub address_overrides: Vec<EndpointOverride>,
 }
@@ -58,6 +67,7 @@ pub struct BlockPuller {
     settings: PullerSettings,
     committer: Committer,
     runtime: tokio::runtime::Handle,
+    pacer: Arc<AttemptPacer>,
 }
 
 impl BlockPuller {
@@ -67,26 +77,47 @@ impl BlockPuller {
         runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
-            settings,
             committer,
             runtime,
+            pacer: Arc::new(AttemptPacer::new(settings.attempts_per_second_max)),
+            settings,
         }
     }
 
-    /// Starts pulling `channel`'s blocks; callable from any thread.
+    /// Starts pulling the blocks of a channel just joined: its first attempt is made at once.
+    /// Callable from any thread.
     pub fn start(&self, channel: Arc<PeerChannel>) {
+        self.spawn(channel, FirstAttempt::Now);
+    }
+
+    /// Starts pulling the blocks of a channel found in the ledger at start-up: its first
+    /// attempt waits for its turn, so a restart with thousands of channels does not dial the
+    /// orderers for all of them at once.
+    pub fn resume(&self, channel: Arc<PeerChannel>) {
+        self.spawn(channel, FirstAttempt::Paced);
+    }
+
+    fn spawn(&self, channel: Arc<PeerChannel>, first: FirstAttempt) {
         let task = ChannelPuller {
             settings: self.settings.clone(),
             committer: self.committer.clone(),
+            pacer: self.pacer.clone(),
             channel,
         };
-        self.runtime.spawn(task.run());
+        self.runtime.spawn(task.run(first));
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstAttempt {
+    Now,
+    Paced,
 }
 
 struct ChannelPuller {
     settings: PullerSettings,
     committer: Committer,
+    pacer: Arc<AttemptPacer>,
     channel: Arc<PeerChannel>,
 }
 
@@ -99,20 +130,27 @@ enum AttemptEnd {
 }
 
 impl ChannelPuller {
-    async fn run(self) {
+    async fn run(self, first: FirstAttempt) {
         let channel_id = self.channel.id().to_owned();
-        let mut backoff = BACKOFF_INITIAL;
+        let mut schedule =
+            RetrySchedule::new(self.settings.backoff_max, self.settings.backoff_threshold);
         // Start at a random endpoint so that a channel's peers spread over its orderers, as
         // Fabric's peers pick a random orderer.
-        let mut attempt = random_index();
+        let mut attempt = random_u64() as usize;
+        let mut paced = first == FirstAttempt::Paced;
         loop {
+            if paced {
+                self.pacer.wait_turn().await;
+            }
+            paced = true;
             let endpoints = apply_overrides(
                 orderer_endpoints(&self.channel.bundle()),
                 &self.settings.address_overrides,
             );
             if endpoints.is_empty() {
-                tracing::warn!(channel = %channel_id, "no orderer endpoints in the channel config; retrying");
-                tokio::time::sleep(self.settings.backoff_max).await;
+                let wait = jittered(schedule.failed(Instant::now()), random_u64());
+                tracing::warn!(channel = %channel_id, retry_in_ms = wait.as_millis() as u64, "no orderer endpoints in the channel config");
+                tokio::time::sleep(wait).await;
                 continue;
             }
             let endpoint = &endpoints[attempt % endpoints.len()];
@@ -120,12 +158,12 @@ impl ChannelPuller {
             match self.pull_from(endpoint).await {
                 AttemptEnd::Progress(reason) => {
                     tracing::info!(channel = %channel_id, orderer = %endpoint.address, %reason, "block stream ended; reconnecting");
-                    backoff = BACKOFF_INITIAL;
+                    schedule.progress();
                 }
                 AttemptEnd::Failed(reason) => {
-                    tracing::warn!(channel = %channel_id, orderer = %endpoint.address, %reason, retry_in_ms = backoff.as_millis() as u64, "cannot pull blocks");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                    let wait = jittered(schedule.failed(Instant::now()), random_u64());
+                    tracing::warn!(channel = %channel_id, orderer = %endpoint.address, %reason, retry_in_ms = wait.as_millis() as u64, "cannot pull blocks");
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -278,10 +316,10 @@ impl ChannelPuller {
     }
 }
 
-/// A random starting point for endpoint rotation.
-fn random_index() -> usize {
+/// A random number for endpoint rotation and retry jitter (not for cryptography).
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u8(0);
-    hasher.finish() as usize
+    hasher.finish()
 }

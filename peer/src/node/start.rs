@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use fabric_protos::discovery::discovery_server::DiscoveryServer;
 use fabric_protos::gateway::gateway_server::GatewayServer;
@@ -20,7 +19,8 @@ use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::operations::{LogSpec, Metrics, Operations, serve_operations};
 
 use crate::blocks::endpoints::EndpointOverride;
-use crate::blocks::puller::BACKOFF_MAX_DEFAULT;
+use crate::blocks::pacing::ATTEMPTS_PER_SECOND_MAX;
+use crate::blocks::puller::{BACKOFF_INITIAL, BACKOFF_MAX_DEFAULT};
 use crate::blocks::{BlockPuller, PullerSettings};
 use crate::chaincodes::{ApplicationChaincodes, chaincode_limits};
 use crate::channels::ChannelManager;
@@ -320,8 +320,8 @@ async fn resume_channels(
     .await
     .map_err(|e| e.to_string())??;
     for channel in loaded {
-        tracing::info!(channel = %channel.id(), "resuming channel");
-        puller.start(channel);
+        tracing::debug!(channel = %channel.id(), "resuming channel");
+        puller.resume(channel);
     }
     Ok(())
 }
@@ -368,11 +368,11 @@ fn puller_settings(
             tls_roots_pem,
         });
     }
-    let backoff_max = config
+    let backoff_threshold = config
         .delivery_client
         .reconnect_backoff_threshold
-        .min(BACKOFF_MAX_DEFAULT)
-        .max(Duration::from_millis(100));
+        .max(BACKOFF_INITIAL);
+    let backoff_max = backoff_threshold.min(BACKOFF_MAX_DEFAULT);
     Ok(PullerSettings {
         signer,
         client: weft_comm::ClientConfig {
@@ -391,6 +391,8 @@ fn puller_settings(
         client_cert_pem,
         client_key_pem,
         backoff_max,
+        backoff_threshold,
+        attempts_per_second_max: ATTEMPTS_PER_SECOND_MAX,
         address_overrides,
     })
 }

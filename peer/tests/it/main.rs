@@ -3,6 +3,7 @@
 //! the binaries are missing).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod idle_channels;
 mod node_binary;
 mod support;
 mod upstream_channel;
