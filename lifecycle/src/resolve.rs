@@ -148,6 +148,23 @@ pub fn chaincode_endorsement_info<E: std::fmt::Display>(
     name: &str,
     installed: &[InstalledPackage],
 ) -> Result<Option<(ChaincodeDefinition, String)>, LifecycleError> {
+    chaincode_endorsement_info_from(
+        simulation,
+        || local_chaincode_info(committed, own_hashes, name, installed),
+        channel_id,
+        name,
+    )
+}
+
+/// [`chaincode_endorsement_info`] with this org's view of the committed chaincode from
+/// `local` (which a caller may answer from a cache of [`local_chaincode_info`], as Fabric's
+/// lifecycle cache does). `local` is asked only when the simulation sees a definition.
+pub fn chaincode_endorsement_info_from<E: std::fmt::Display>(
+    simulation: &mut KeyReader<'_, E>,
+    local: impl FnOnce() -> Result<Option<LocalChaincodeInfo>, LifecycleError>,
+    channel_id: &str,
+    name: &str,
+) -> Result<Option<(ChaincodeDefinition, String)>, LifecycleError> {
     let current = state::read_int64_field(
         NAMESPACES_PREFIX,
         name,
@@ -162,7 +179,7 @@ pub fn chaincode_endorsement_info<E: std::fmt::Display>(
     if current == 0 {
         return Ok(None);
     }
-    let Some(info) = local_chaincode_info(committed, own_hashes, name, installed)? else {
+    let Some(info) = local()? else {
         return Err(LifecycleError::rejected(format!(
             "could not get approved chaincode info from cache: unknown chaincode '{name}' for channel '{channel_id}'"
         )));

@@ -6,14 +6,16 @@
 //! WASM runs on the caller's thread stack: the endorser's blocking threads must have at least
 //! [`thread_stack_bytes`] of stack (the peer's runtime is built with it).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use weft_chaincode_api::Chaincode;
 use weft_chaincode_runtime::{Engine, Limits};
 use weft_committer::Committer;
 use weft_endorser::{ChaincodeDefinition, StateQuery};
 use weft_ledger::kv::{VersionedStore, hashed_namespace};
-use weft_lifecycle::{LIFECYCLE_NAMESPACE, PackageStore, resolve};
+use weft_lifecycle::resolve::LocalChaincodeInfo;
+use weft_lifecycle::{LIFECYCLE_NAMESPACE, LifecycleError, PackageStore, resolve};
 
 use crate::definitions::IMPLICIT_COLLECTION_PREFIX;
 use crate::state::CommitterState;
@@ -28,11 +30,28 @@ pub fn thread_stack_bytes() -> usize {
     chaincode_limits().recommended_thread_stack_bytes()
 }
 
+/// Most (channel, chaincode) entries [`ApplicationChaincodes`] keeps resolved; past it the
+/// cache starts over.
+pub const RESOLVED_CHAINCODES_MAX: usize = 4096;
+
 /// The peer's application chaincodes: its package store and the engine running them.
 pub struct ApplicationChaincodes {
     engine: Engine,
     packages: PackageStore,
     local_msp_id: String,
+    /// Runnable chaincodes as resolved from committed state, by (channel, name): Fabric's
+    /// lifecycle cache. An entry holds for the ledger height it was read at (a later block may
+    /// change `_lifecycle`), so endorsements between two commits skip the installed-package
+    /// listing and the committed reads. Only runnable resolutions are kept: a chaincode waiting
+    /// for its package or this org's approval is read again at every request, so an install
+    /// takes effect at once.
+    resolved: Mutex<HashMap<(String, String), Resolved>>,
+}
+
+/// A runnable chaincode resolved at a ledger height.
+struct Resolved {
+    height: u64,
+    info: LocalChaincodeInfo,
 }
 
 /// A state key's hash as the ledger keys hashed private state.
@@ -46,6 +65,7 @@ impl ApplicationChaincodes {
             engine,
             packages,
             local_msp_id,
+            resolved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -55,7 +75,8 @@ impl ApplicationChaincodes {
 
     /// Fabric's `ChaincodeEndorsementInfo` for an application chaincode: the sequence is read
     /// through the simulation (so it lands in the read set), the definition and this org's
-    /// approval from committed state. `chaincode_id` of the result is the package to run.
+    /// approval from committed state (or from the cache of them, valid while the ledger height
+    /// stays). `chaincode_id` of the result is the package to run.
     pub fn definition(
         &self,
         committer: &Committer,
@@ -63,33 +84,16 @@ impl ApplicationChaincodes {
         name: &str,
         simulation: &mut dyn StateQuery,
     ) -> Result<ChaincodeDefinition, String> {
-        let installed = self
-            .packages
-            .list()
-            .map_err(|e| format!("could not list installed chaincodes: {e}"))?;
-        let committed = CommitterState::new(committer.clone(), channel_id);
-        let own = hashed_namespace(
-            LIFECYCLE_NAMESPACE,
-            &format!("{IMPLICIT_COLLECTION_PREFIX}{}", self.local_msp_id),
-        );
-        let mut simulated = |key: &str| simulation.get_state(LIFECYCLE_NAMESPACE, key);
-        let public = |key: &str| {
-            committed
-                .get(LIFECYCLE_NAMESPACE, key.as_bytes())
-                .map(|v| v.map(|v| v.value))
+        let mut simulated = |key: &str| {
+            simulation
+                .get_state(LIFECYCLE_NAMESPACE, key)
+                .map_err(|e| e.to_string())
         };
-        let hashes = |key: &str| {
-            committed
-                .get(&own, &key_hash(key))
-                .map(|v| v.map(|v| v.value))
-        };
-        let found = resolve::chaincode_endorsement_info(
-            &mut |key: &str| simulated(key).map_err(|e| e.to_string()),
-            &mut |key: &str| public(key).map_err(|e| e.to_string()),
-            &mut |key: &str| hashes(key).map_err(|e| e.to_string()),
+        let found = resolve::chaincode_endorsement_info_from(
+            &mut simulated,
+            || self.local_info(committer, channel_id, name),
             channel_id,
             name,
-            &installed,
         )
         .map_err(|e| e.to_string())?;
         let Some((definition, package_id)) = found else {
@@ -102,6 +106,78 @@ impl ApplicationChaincodes {
             init_required: definition.init_required(),
             chaincode_id: package_id,
         })
+    }
+
+    /// This org's view of committed chaincode `name` (Fabric's lifecycle cache entry).
+    fn local_info(
+        &self,
+        committer: &Committer,
+        channel_id: &str,
+        name: &str,
+    ) -> Result<Option<LocalChaincodeInfo>, LifecycleError> {
+        // The height is read before the state, so an entry is never older than its height.
+        let height = committer.channel(channel_id).map(|view| view.height());
+        let key = (channel_id.to_owned(), name.to_owned());
+        if let Some(height) = height
+            && let Some(hit) = self.resolved_at(&key, height)
+        {
+            return Ok(Some(hit));
+        }
+        let info = self.read_local_info(committer, channel_id, name)?;
+        if let (Some(height), Some(info)) = (height, &info)
+            && info.approved
+            && info.package_id.is_some()
+        {
+            let mut resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+            if resolved.len() >= RESOLVED_CHAINCODES_MAX {
+                resolved.clear();
+            }
+            resolved.insert(
+                key,
+                Resolved {
+                    height,
+                    info: info.clone(),
+                },
+            );
+        }
+        Ok(info)
+    }
+
+    fn resolved_at(&self, key: &(String, String), height: u64) -> Option<LocalChaincodeInfo> {
+        let resolved = self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        resolved
+            .get(key)
+            .filter(|r| r.height == height)
+            .map(|r| r.info.clone())
+    }
+
+    fn read_local_info(
+        &self,
+        committer: &Committer,
+        channel_id: &str,
+        name: &str,
+    ) -> Result<Option<LocalChaincodeInfo>, LifecycleError> {
+        let installed = self.packages.list().map_err(|e| {
+            LifecycleError::State(format!("could not list installed chaincodes: {e}"))
+        })?;
+        let committed = CommitterState::new(committer.clone(), channel_id);
+        let own = hashed_namespace(
+            LIFECYCLE_NAMESPACE,
+            &format!("{IMPLICIT_COLLECTION_PREFIX}{}", self.local_msp_id),
+        );
+        let mut public = |key: &str| {
+            committed
+                .get(LIFECYCLE_NAMESPACE, key.as_bytes())
+                .map(|v| v.map(|v| v.value))
+                .map_err(|e| e.to_string())
+        };
+        let mut hashes = |key: &str| {
+            committed
+                .get(&own, &key_hash(key))
+                .map(|v| v.map(|v| v.value))
+                .map_err(|e| e.to_string())
+        };
+        resolve::local_chaincode_info(&mut public, &mut hashes, name, &installed)
     }
 
     /// The chaincode in installed package `package_id`, compiled on first use.
