@@ -27,7 +27,7 @@ pub const BACKOFF_MAX_DEFAULT: Duration = Duration::from_secs(10);
 /// configured threshold.
 pub const FAST_RETRY_PERIOD: Duration = Duration::from_secs(5 * 60);
 /// Attempts (dial, handshake, signed seek request) the whole node starts per second at most.
-pub const ATTEMPTS_PER_SECOND_MAX: u32 = 25;
+pub const ATTEMPTS_PER_SECOND_MAX: u32 = 10;
 
 /// One channel's waits between failed attempts.
 #[derive(Debug, Clone)]
