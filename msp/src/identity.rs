@@ -1,6 +1,7 @@
 //! X.509 identities and signing identities.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fabric_protos::common::MspPrincipal;
@@ -14,6 +15,11 @@ use crate::crypto;
 use crate::principal;
 use crate::state::{MspState, NodeRole, OuIdentifier};
 
+/// Signatures an identity remembers having verified; past this many the oldest is forgotten.
+/// The endorser checks a proposal's signature, then the ACL policy checks the same signature
+/// over the same bytes again (as Fabric does): the second check finds it here.
+pub const VERIFIED_SIGNATURES_MAX: usize = 64;
+
 /// An identity of an X.509 MSP: a sanitized certificate plus its MSP. Validation runs once
 /// and its outcome is kept (Fabric caches it on the identity too); so do its OUs, which take a
 /// certification chain to compute and which every role principal (`Org.member`, `Org.peer`)
@@ -26,6 +32,10 @@ pub struct X509Identity {
     pub(crate) msp: Arc<MspState>,
     validation: OnceLock<Result<(), MspError>>,
     organizational_units: OnceLock<Vec<OuIdentifier>>,
+    /// SHA-256 of (digest, signature) pairs that verified under this identity's key, newest
+    /// last. Verification is a pure function of key, digest and signature, so a remembered
+    /// success is the answer a new check would give.
+    verified: Mutex<VecDeque<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for X509Identity {
@@ -54,6 +64,7 @@ impl X509Identity {
             msp,
             validation: OnceLock::new(),
             organizational_units: OnceLock::new(),
+            verified: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -69,6 +80,10 @@ impl X509Identity {
     /// The identity's OUs with their certifiers identifiers.
     pub fn organizational_units(&self) -> Vec<OuIdentifier> {
         self.ous().to_vec()
+    }
+
+    fn verified_lately(&self) -> std::sync::MutexGuard<'_, VecDeque<[u8; 32]>> {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn ous(&self) -> &[OuIdentifier] {
@@ -108,7 +123,21 @@ impl Identity for X509Identity {
 
     fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), MspError> {
         let digest = self.msp.hash_family.digest(message)?;
-        crypto::verify_digest(&self.cert.public_key, signature, &digest)
+        let mut seen = openssl::sha::Sha256::new();
+        seen.update(&(digest.len() as u64).to_be_bytes());
+        seen.update(&digest);
+        seen.update(signature);
+        let seen = seen.finish();
+        if self.verified_lately().contains(&seen) {
+            return Ok(());
+        }
+        crypto::verify_digest(&self.cert.public_key, signature, &digest)?;
+        let mut verified = self.verified_lately();
+        if verified.len() >= VERIFIED_SIGNATURES_MAX {
+            verified.pop_front();
+        }
+        verified.push_back(seen);
+        Ok(())
     }
 
     fn satisfies_principal(&self, principal: &MspPrincipal) -> Result<(), MspError> {

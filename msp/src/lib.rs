@@ -30,7 +30,7 @@ pub use config::{
     fabric_msp_config_from_dir, keystore_keys, local_fabric_msp_config_from_dir,
     msp_config_from_dir,
 };
-pub use identity::{X509Identity, X509SigningIdentity};
+pub use identity::{VERIFIED_SIGNATURES_MAX, X509Identity, X509SigningIdentity};
 pub use manager::MspManager;
 pub use msp::{SERIALIZED_IDENTITY_BYTES_MAX, X509Msp};
 pub use principal::{COMBINED_PRINCIPAL_DEPTH_MAX, COMBINED_PRINCIPALS_MAX};

@@ -256,6 +256,48 @@ fn p384_signing_identity_signs_low_s_and_high_s_is_refused() {
     }
 }
 
+// A signature verified before is remembered only for the exact message and signature bytes:
+// a second check of the same pair passes, any other message or signature is checked afresh
+// (a remembered success never vouches for a tampered or high-S twin), and the memory is
+// bounded.
+#[test]
+fn remembered_verifications_vouch_only_for_the_same_bytes() {
+    let org = new_org();
+    let leaf = issue(&Spec::leaf("client", &["client"]), Some(&org.inter));
+    let msp = X509Msp::from_fabric_config(&config(&org, vec![]), &[]).unwrap();
+    let id = msp
+        .deserialize_identity(&serialized("Org1MSP", &leaf))
+        .unwrap();
+    let sign = |message: &[u8]| {
+        let digest = openssl::sha::sha256(message);
+        let sig = openssl::ecdsa::EcdsaSig::sign(&digest, &leaf.key.ec_key().unwrap()).unwrap();
+        let low = crate::crypto::tests::high_s_twin(&leaf.key, &sig.to_der().unwrap());
+        // Whichever of the twins is low-S is the valid Fabric signature.
+        if id.verify(message, &low).is_ok() {
+            low
+        } else {
+            sig.to_der().unwrap()
+        }
+    };
+    let sig = sign(b"proposal");
+    id.verify(b"proposal", &sig).unwrap();
+    id.verify(b"proposal", &sig).unwrap();
+    assert!(id.verify(b"proposal!", &sig).is_err());
+    let twin = crate::crypto::tests::high_s_twin(&leaf.key, &sig);
+    assert!(id.verify(b"proposal", &twin).is_err());
+    let mut flipped = sig.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    assert!(id.verify(b"proposal", &flipped).is_err());
+    for i in 0..(VERIFIED_SIGNATURES_MAX + 8) {
+        let message = format!("message {i}");
+        let sig = sign(message.as_bytes());
+        id.verify(message.as_bytes(), &sig).unwrap();
+        id.verify(message.as_bytes(), &sig).unwrap();
+    }
+    id.verify(b"proposal", &sig).unwrap();
+}
+
 #[test]
 fn malformed_inputs_are_errors_not_panics() {
     let org = new_org();
