@@ -67,8 +67,8 @@ pub fn side_by_side_markdown(weft: &Runs, upstream: &Runs) -> String {
     let _ = writeln!(
         out,
         "| process | {} | {} | Weft / Fabric |",
-        Implementation::Weft.name(),
-        Implementation::Upstream.name()
+        column(Implementation::Weft, weft.as_ref().map(Vec::len)),
+        column(Implementation::Upstream, upstream.as_ref().map(Vec::len)),
     );
     let _ = writeln!(out, "|---|---|---|---|");
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
@@ -290,6 +290,10 @@ mod tests {
         );
         assert!(
             table.contains("| workload | figure | Weft (3 runs) | Fabric 2.5.9 (2 runs) |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| process | Weft (3 runs) | Fabric 2.5.9 (2 runs) | Weft / Fabric |"),
             "{table}"
         );
     }
