@@ -11,7 +11,9 @@
 //!   to that threshold, one hour by default). Waits carry random jitter so that channels joined
 //!   together do not retry in lockstep;
 //! - per node, [`AttemptPacer`]: at most [`ATTEMPTS_PER_SECOND_MAX`] attempts start per
-//!   second, first come first served, whatever the number of failing channels.
+//!   second on average, first come first served, whatever the number of failing channels. A
+//!   node that has been quiet may start up to [`ATTEMPT_BURST`] attempts at once, so a restart
+//!   or an orderer failover reconnects a few hundred served channels without queueing them.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -28,6 +30,9 @@ pub const BACKOFF_MAX_DEFAULT: Duration = Duration::from_secs(10);
 pub const FAST_RETRY_PERIOD: Duration = Duration::from_secs(5 * 60);
 /// Attempts (dial, handshake, signed seek request) the whole node starts per second at most.
 pub const ATTEMPTS_PER_SECOND_MAX: u32 = 10;
+/// Attempts a quiet node may start at once on top of the steady rate; the allowance refills at
+/// [`ATTEMPTS_PER_SECOND_MAX`] per second.
+pub const ATTEMPT_BURST: u32 = 200;
 
 /// One channel's waits between failed attempts.
 #[derive(Debug, Clone)]
@@ -82,36 +87,45 @@ pub fn jittered(wait: Duration, random: u64) -> Duration {
     wait.saturating_sub(Duration::from_nanos(cut))
 }
 
-/// Node-wide bound on attempts per second: each attempt takes the next free slot, slots are
-/// `1 / ATTEMPTS_PER_SECOND_MAX` apart.
+/// Node-wide bound on attempts per second: a generic cell rate limiter. Slots are
+/// `1 / per_second` apart on average, and up to `burst` attempts beyond that may start early
+/// when the node has been quiet.
 #[derive(Debug)]
 pub struct AttemptPacer {
     interval: Duration,
-    next_free: Mutex<Option<Instant>>,
+    /// How far ahead of `now` the booked slots may run before an attempt has to wait.
+    tolerance: Duration,
+    /// When the next attempt would start if the pacer had no burst allowance.
+    theoretical_next: Mutex<Option<Instant>>,
 }
 
 impl Default for AttemptPacer {
     fn default() -> Self {
-        Self::new(ATTEMPTS_PER_SECOND_MAX)
+        Self::new(ATTEMPTS_PER_SECOND_MAX, ATTEMPT_BURST)
     }
 }
 
 impl AttemptPacer {
-    pub fn new(per_second: u32) -> Self {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let interval = Duration::from_secs(1) / per_second.max(1);
         Self {
-            interval: Duration::from_secs(1) / per_second.max(1),
-            next_free: Mutex::new(None),
+            interval,
+            tolerance: interval.saturating_mul(burst),
+            theoretical_next: Mutex::new(None),
         }
     }
 
     /// Books the first free slot at or after `now` and returns its start.
     pub fn reserve(&self, now: Instant) -> Instant {
-        let mut next_free = self
-            .next_free
+        let mut theoretical_next = self
+            .theoretical_next
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let slot = next_free.map_or(now, |free| free.max(now));
-        *next_free = Some(slot + self.interval);
+        let due = theoretical_next.map_or(now, |next| next.max(now));
+        let slot = due
+            .checked_sub(self.tolerance)
+            .map_or(now, |early| early.max(now));
+        *theoretical_next = Some(due + self.interval);
         slot
     }
 
@@ -188,31 +202,43 @@ mod tests {
         assert_eq!(jittered(Duration::ZERO, 5), Duration::ZERO);
     }
 
-    /// However many channels fail at the same moment, attempts start at most
-    /// ATTEMPTS_PER_SECOND_MAX per second: the node's retry work does not grow with channels.
+    /// However many channels fail at the same moment, the burst starts at once and the rest
+    /// start at most ATTEMPTS_PER_SECOND_MAX per second: the node's retry work does not grow
+    /// with channels.
     #[test]
     fn the_pacer_spreads_simultaneous_attempts_of_any_number_of_channels() {
+        let burst = ATTEMPT_BURST as usize;
         for channels in [1usize, 100, 10_000] {
-            let pacer = AttemptPacer::new(ATTEMPTS_PER_SECOND_MAX);
+            let pacer = AttemptPacer::default();
             let now = Instant::now();
             let slots: Vec<Instant> = (0..channels).map(|_| pacer.reserve(now)).collect();
-            assert_eq!(slots[0], now);
+            let immediate = slots.iter().filter(|slot| **slot == now).count();
+            assert_eq!(immediate, channels.min(burst + 1), "{channels} channels");
             let per_second = ATTEMPTS_PER_SECOND_MAX as usize;
-            for window in slots.windows(per_second + 1) {
+            for window in slots[immediate.saturating_sub(1)..].windows(per_second + 1) {
                 assert!(
                     window[per_second].duration_since(window[0]) >= Duration::from_secs(1),
                     "more than {per_second} attempts within a second ({channels} channels)"
                 );
             }
+            if let Some(last) = slots.last() {
+                let paced = channels.saturating_sub(burst + 1) as u32;
+                assert!(last.duration_since(now) <= Duration::from_secs(1) / 10 * paced);
+            }
         }
     }
 
     #[test]
-    fn a_free_pacer_lets_an_attempt_start_at_once() {
-        let pacer = AttemptPacer::new(10);
+    fn a_quiet_pacer_refills_its_burst_at_the_steady_rate() {
+        let pacer = AttemptPacer::new(10, 3);
         let now = Instant::now();
-        assert_eq!(pacer.reserve(now), now);
-        let later = now + Duration::from_secs(5);
-        assert_eq!(pacer.reserve(later), later);
+        let first: Vec<Instant> = (0..5).map(|_| pacer.reserve(now)).collect();
+        assert_eq!(&first[..4], &[now; 4]);
+        assert_eq!(first[4], now + Duration::from_millis(100));
+        // After two seconds of quiet the whole allowance is back, and no more than that.
+        let later = now + Duration::from_secs(2);
+        let second: Vec<Instant> = (0..5).map(|_| pacer.reserve(later)).collect();
+        assert_eq!(&second[..4], &[later; 4]);
+        assert_eq!(second[4], later + Duration::from_millis(100));
     }
 }

@@ -58,6 +58,9 @@ pub struct PullerSettings {
     /// Attempts the node starts per second at most, all channels together
     /// ([`super::pacing::ATTEMPTS_PER_SECOND_MAX`] unless a test wants another pace).
     pub attempts_per_second_max: u32,
+    /// Attempts a quiet node may start at once beyond that pace
+    /// ([`super::pacing::ATTEMPT_BURST`] unless a test wants another).
+    pub attempt_burst: u32,
     /// `peer.deliveryclient.addressOverrides`.
     pub address_overrides: Vec<EndpointOverride>,
 }
@@ -79,7 +82,10 @@ impl BlockPuller {
         Self {
             committer,
             runtime,
-            pacer: Arc::new(AttemptPacer::new(settings.attempts_per_second_max)),
+            pacer: Arc::new(AttemptPacer::new(
+                settings.attempts_per_second_max,
+                settings.attempt_burst,
+            )),
             settings,
         }
     }

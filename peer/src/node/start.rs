@@ -19,7 +19,7 @@ use weft_orderer::deliver::DeliverOptions;
 use weft_orderer::node::operations::{LogSpec, Metrics, Operations, serve_operations};
 
 use crate::blocks::endpoints::EndpointOverride;
-use crate::blocks::pacing::ATTEMPTS_PER_SECOND_MAX;
+use crate::blocks::pacing::{ATTEMPT_BURST, ATTEMPTS_PER_SECOND_MAX};
 use crate::blocks::puller::{BACKOFF_INITIAL, BACKOFF_MAX_DEFAULT};
 use crate::blocks::{BlockPuller, PullerSettings};
 use crate::chaincodes::{ApplicationChaincodes, chaincode_limits};
@@ -393,6 +393,7 @@ fn puller_settings(
         backoff_max,
         backoff_threshold,
         attempts_per_second_max: ATTEMPTS_PER_SECOND_MAX,
+        attempt_burst: ATTEMPT_BURST,
         address_overrides,
     })
 }
