@@ -9,6 +9,9 @@
 //! `peer channel join` does. The orderer does not serve idle channels: the peer's block pullers
 //! retry against it, as they would for a channel whose orderers are away. For the spread and
 //! fairness figures the orderer joins the channels too and the CRUD contract is defined on each.
+//!
+//! Each part runs [`Inputs::runs`] times per implementation, every run on a new network; the
+//! report ([`crate::tenancy_report`]) gives the median (min–max) of the runs behind each figure.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
