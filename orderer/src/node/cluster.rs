@@ -7,7 +7,10 @@
 //!   to this node, the leader. Anything else ends the stream with an error status.
 //! - Outgoing: [`Cluster`] keeps one link per remote consenter endpoint: a bounded queue
 //!   drained by a task that holds a mutual-TLS `Step` stream and reconnects with backoff.
-//!   Messages that find the queue full are dropped (raft retransmits).
+//!   Messages that find the queue full are dropped (raft retransmits), and so is everything
+//!   queued for a consenter that cannot be reached: delivered once it is back, those messages
+//!   would be stale (raft appends from before its restart), where Fabric drops a send to an
+//!   unreachable consenter and raft resends from its current state.
 //!
 //! Consenter ids are etcdraft's: the genesis numbering (1..=n in config order), then the ids
 //! recorded in each block's metadata as config updates add and remove consenters; the
@@ -339,29 +342,31 @@ async fn run_link(
     up: Arc<AtomicBool>,
 ) {
     let mut backoff = RECONNECT_BACKOFF_MIN;
-    let mut pending: Option<StepRequest> = None;
     loop {
-        if pending.is_none() {
-            match queue.recv().await {
-                Some(request) => pending = Some(request),
-                None => return,
-            }
-        }
+        // A link connects when it has something to send.
+        let Some(first) = queue.recv().await else {
+            return;
+        };
         let channel = match weft_comm::connect(&endpoint, &config).await {
             Ok(channel) => channel,
             Err(e) => {
-                tracing::debug!(%endpoint, error = %e, "cannot reach consenter; retrying");
+                tracing::debug!(%endpoint, error = %e, "cannot reach consenter; dropping what was queued for it");
                 up.store(false, Ordering::Relaxed);
+                // As Fabric, whose send to an unreachable consenter fails and is dropped:
+                // `first` and what queued behind it would be stale by the time the consenter
+                // is back, and raft sends again from its own state. The next message tries
+                // again.
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
+                if discard_queued(&mut queue).is_none() {
+                    return;
+                }
                 continue;
             }
         };
         let (stream, outgoing) = mpsc::channel(SEND_QUEUE_CAPACITY);
         let mut client = ClusterClient::new(channel);
-        if let Some(request) = pending.take() {
-            let _ = stream.try_send(request);
-        }
+        let _ = stream.try_send(first);
         let mut responses = match client.step(ReceiverStream::new(outgoing)).await {
             Ok(response) => response.into_inner(),
             Err(e) => {
@@ -369,6 +374,9 @@ async fn run_link(
                 up.store(false, Ordering::Relaxed);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
+                if discard_queued(&mut queue).is_none() {
+                    return;
+                }
                 continue;
             }
         };
@@ -393,6 +401,19 @@ async fn run_link(
             }
         }
         up.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Drops every request waiting in `queue`; returns how many, or `None` once every sender is
+/// gone.
+fn discard_queued(queue: &mut mpsc::Receiver<StepRequest>) -> Option<usize> {
+    let mut dropped = 0;
+    loop {
+        match queue.try_recv() {
+            Ok(_) => dropped += 1,
+            Err(mpsc::error::TryRecvError::Empty) => return Some(dropped),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+        }
     }
 }
 
@@ -754,5 +775,34 @@ mod tests {
             }
         }
         assert!(refused >= 8, "refused {refused}");
+    }
+
+    // Fabric drops a send to a consenter it cannot reach (etcdraft then reports it
+    // unreachable). A link that cannot connect empties its queue instead of holding stale raft
+    // messages for when the consenter is back, so fresh messages are taken again.
+    #[test]
+    fn a_link_that_cannot_connect_drops_what_was_queued() {
+        let s = setup();
+        let _guard = s._runtime.enter();
+        let message = Message {
+            from: 1,
+            to: 2,
+            ..Message::default()
+        };
+        let full = (0..SEND_QUEUE_CAPACITY + 10).any(|_| {
+            matches!(
+                s.cluster.send_consensus("ch", &message),
+                Err(ClusterError::QueueFull(_))
+            )
+        });
+        assert!(full, "the queue of an unreachable consenter never filled");
+        let started = std::time::Instant::now();
+        while s.cluster.send_consensus("ch", &message).is_err() {
+            assert!(
+                started.elapsed() < RECONNECT_BACKOFF_MAX * 2,
+                "the link kept its queue full of stale messages"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

@@ -363,6 +363,20 @@ fn wal_segment(orderer: &OrdererNode) -> std::path::PathBuf {
         .join(weft_orderer_raft::wal::SEGMENT_FILE_NAME)
 }
 
+/// `channel`'s raft log as `orderer`'s WAL holds it now, replayed from a copy (the orderer may
+/// be writing to it).
+fn wal_log(orderer: &OrdererNode, channel: &str) -> weft_orderer_raft::ChannelLog {
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        wal_segment(orderer),
+        copy.path().join(weft_orderer_raft::wal::SEGMENT_FILE_NAME),
+    )
+    .unwrap();
+    let (_wal, mut logs, _) = weft_orderer_raft::SharedWal::open(copy.path()).unwrap();
+    logs.remove(channel)
+        .unwrap_or_else(|| panic!("{} has no raft log of {channel}", orderer.name))
+}
+
 // Mirrors Fabric's etcdraft snapshots: with a small SnapshotIntervalSize the leader snapshots
 // (the snapshot holds the last block) and compacts its log and WAL; a follower that was down
 // meanwhile gets the snapshot, pulls the missing blocks from the other orderers over Deliver,
@@ -413,6 +427,20 @@ fn upstream_node_restarted_behind_a_snapshot_pulls_the_blocks_it_missed() {
         "the leader's WAL holds {wal_bytes} bytes for {written} bytes of blocks"
     );
 
+    // What the test is about: the follower's log ends before the first entry the leader still
+    // keeps (the snapshot index less the catch-up entries), so raft can only catch it up with
+    // the snapshot. Had the follower received more before it died, this says so rather than
+    // the catch-up check below.
+    let follower_last = wal_log(&follower, &cluster.channel).last_index();
+    let leader_snapshot = wal_log(&leader, &cluster.channel)
+        .latest_snapshot()
+        .get_metadata()
+        .index;
+    assert!(
+        follower_last + weft_orderer_raft::log::SNAPSHOT_CATCHUP_ENTRIES < leader_snapshot,
+        "the follower's log reaches raft index {follower_last}, within what the leader keeps behind its snapshot at {leader_snapshot}"
+    );
+
     let _restarted = cluster.restart(&follower);
     let after = cluster.wait_for_equal_heights(&orderers, moved_on, CONVERGE_DEADLINE);
     let follower_log = std::fs::read_to_string(&follower.log).unwrap();
@@ -432,7 +460,7 @@ fn upstream_node_restarted_behind_a_snapshot_pulls_the_blocks_it_missed() {
         assert_eq!(seen.get(&ack.tx_id), Some(&1), "{} ordered once", ack.tx_id);
     }
     eprintln!(
-        "follower {} down from height {before}; cluster moved to {moved_on} (leader WAL {wal_bytes} bytes for {written} bytes of blocks); all at {last}",
+        "follower {} down from height {before} (raft index {follower_last}); cluster moved to {moved_on} (leader snapshot at raft index {leader_snapshot}, WAL {wal_bytes} bytes for {written} bytes of blocks); all at {last}",
         follower.name
     );
 }
