@@ -218,6 +218,17 @@ async fn broadcast_one(
             config_sequence,
         },
     };
+    // As Fabric's inactive chain: a node removed from the consenters neither orders nor
+    // forwards, even while its transport still knows the channel's leader.
+    if chain.is_removed() {
+        return failure(
+            Status::ServiceUnavailable,
+            format!(
+                "this orderer is no longer a consenter of channel {}; send to one of its consenters",
+                chain.id()
+            ),
+        );
+    }
     if let Some((cluster, raft)) = cluster
         && let Some(forwarded) = forward_to_leader(cluster, raft, chain.id(), &order)
     {
